@@ -1,0 +1,26 @@
+# One virtual environment, created when missing; every target uses it.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test soak venv clean
+
+$(BIN)/govbridge: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/govbridge
+
+venv: $(BIN)/govbridge
+
+demo: venv
+	$(BIN)/govbridge demo
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+soak: venv
+	$(BIN)/python -m pytest -q -m soak
+
+clean:
+	rm -rf $(VENV) build *.egg-info

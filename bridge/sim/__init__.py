@@ -1,0 +1,1 @@
+"""Simulators of the legacy systems the bridge connects (see docs/simulators.md)."""

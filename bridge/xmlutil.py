@@ -1,0 +1,66 @@
+"""Safe XML parsing and small lxml helpers shared by adapters and simulators."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from bridge.errors import ProtocolError, SecurityError
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_blank_text=True,
+    )
+
+
+def parse_xml(data: bytes | str, *, system: str | None = None) -> etree._Element:
+    """Parse a document, refusing DTDs and entity declarations outright."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _DOCTYPE.search(raw[:4096]) or _DOCTYPE.search(raw):
+        raise SecurityError("document declares a DTD or entities", system=system)
+    if isinstance(data, str):
+        data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1)
+        raw = data.encode("utf-8")
+    try:
+        return etree.fromstring(raw, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise ProtocolError(f"malformed XML: {exc}", system=system) from exc
+
+
+def text(element: etree._Element | None, path: str, default: str = "") -> str:
+    """The stripped text at ``path`` below ``element``, or ``default``."""
+    if element is None:
+        return default
+    found = element.find(path)
+    if found is None or found.text is None:
+        return default
+    return found.text.strip()
+
+
+def local(tag: str) -> str:
+    """The local part of a Clark-notation tag."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def sub(parent: etree._Element, tag: str, value: str | None = None) -> etree._Element:
+    """Append a child ``tag`` with ``value`` as its text."""
+    child = etree.SubElement(parent, tag)
+    if value is not None:
+        child.text = value
+    return child
+
+
+def to_text(element: etree._Element, declaration: bool = False) -> str:
+    """Serialise ``element`` as a str, with an XML declaration if asked."""
+    body = etree.tostring(element, encoding="unicode")
+    if declaration:
+        return '<?xml version="1.0" encoding="UTF-8"?>' + body
+    return body
