@@ -228,9 +228,7 @@ def _translate_fault(
     context = {"fault_code": ":".join([code, *subcodes]), "fault_text": text, **where}
     if busy:
         return BusyError("counterpart is busy", **context)
-    if fault.detail is None and code in ("Receiver", "Server") or code.startswith(
-        "Server"
-    ):
-        if fault.detail is None:
-            return UnavailableError("server fault", **context)
+    server_side = code in ("Receiver", "Server") or code.startswith("Server.")
+    if server_side and fault.detail is None:
+        return UnavailableError("server fault", **context)
     return RejectedError("request refused by a SOAP fault", **context)
