@@ -1,0 +1,147 @@
+"""The one TOML configuration: loading, defaults and checks that name the key."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import ConfigError
+from bridge.paths import mappings_dir, schemas_dir
+
+ENV_VAR = "GOVBRIDGE_CONFIG"
+
+
+@dataclass
+class CenterConfig:
+    url: str = "http://127.0.0.1:8101"
+    key: str = "govbridge"
+    secret: str = ""
+    department_code: str = ""
+    region_code: str = ""
+    timeout: float = 10.0
+    deadline: float = 30.0
+
+
+@dataclass
+class OaConfig:
+    url: str = "http://127.0.0.1:8102"
+    username: str = "service-admin"
+    password: str = ""
+    sender_login: str = "service-admin"
+    timeout: float = 10.0
+    deadline: float = 30.0
+
+
+@dataclass
+class PortalConfig:
+    url: str = "http://127.0.0.1:8103"
+    username: str = "bridge"
+    password: str = ""
+    timeout: float = 10.0
+    deadline: float = 30.0
+
+
+@dataclass
+class PollConfig:
+    interval_seconds: float = 10.0
+    page_size: int = 100
+    overlap_seconds: float = 600.0
+    sweep_interval_seconds: float = 10.0
+    sweep_batch: int = 50
+    clock_skew_seconds: float = 300.0
+
+
+@dataclass
+class DeliveryConfig:
+    interval_seconds: float = 1.0
+    workers: int = 4
+    max_attempts: int = 10
+    max_age_seconds: float = 86400.0
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+
+
+@dataclass
+class Config:
+    """Everything the bridge needs to run, with defaults for the embedded setup."""
+
+    bureau: str = "hbj"
+    zone: str = "Asia/Shanghai"
+    store: str = "sqlite:///var/govbridge.sqlite"
+    schemas_dir: Path = field(default_factory=schemas_dir)
+    mappings_dir: Path = field(default_factory=mappings_dir)
+    log_file: Path | None = None
+    center: CenterConfig = field(default_factory=CenterConfig)
+    oa: OaConfig = field(default_factory=OaConfig)
+    portal: PortalConfig = field(default_factory=PortalConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+
+
+_SECTIONS: dict[str, type] = {
+    "center": CenterConfig,
+    "oa": OaConfig,
+    "portal": PortalConfig,
+    "poll": PollConfig,
+    "delivery": DeliveryConfig,
+}
+_SECRETS = {"secret", "password"}
+
+
+def _build(kind: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(kind)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key.endswith("_env") and key[:-4] in _SECRETS:
+            secret = os.environ.get(str(value))
+            if secret is None:
+                raise ConfigError(
+                    f"{where}.{key}: environment variable {value} is not set"
+                )
+            values[key[:-4]] = secret
+            continue
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown setting")
+        values[key] = value
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:
+    """Build a Config from parsed TOML; relative paths are taken from ``base``."""
+    data = dict(data)
+    sections = {
+        name: _build(kind, data.pop(name, {}), name)
+        for name, kind in _SECTIONS.items()
+    }
+    bridge = data.pop("bridge", {})
+    for leftover in data:
+        raise ConfigError(f"{leftover}: unknown section")
+    config = _build(Config, {**bridge, **sections}, "bridge")
+    root = base or Path.cwd()
+    for name in ("schemas_dir", "mappings_dir", "log_file"):
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, Path):
+            path = Path(value)
+            setattr(config, name, path if path.is_absolute() else root / path)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load the configuration file named, or $GOVBRIDGE_CONFIG, or the defaults."""
+    chosen = path or os.environ.get(ENV_VAR)
+    if not chosen:
+        return Config()
+    file = Path(chosen)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file {file} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc
+    return config_from_dict(data, base=file.parent)

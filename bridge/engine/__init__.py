@@ -1,0 +1,1 @@
+"""The engine: polling sources, routing records, delivering the outbox."""

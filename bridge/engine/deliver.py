@@ -1,0 +1,417 @@
+"""Delivering the outbox: in order per case and target, with retries, read-back
+after an ambiguous attempt, and dead letters for what cannot be delivered.
+
+An attempt is noted (status ``inflight``, attempts + 1) and committed before the
+write is sent. A delivery found with an earlier attempt may already be in the
+target, so its handler first reads the target back and only sends when the
+target does not hold it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from lxml import etree
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import aliased
+
+from bridge.clock import format_local
+from bridge.engine.crash import crashpoint
+from bridge.engine.outbox import dead_letter, digest
+from bridge.engine.runtime import Runtime
+from bridge.errors import BridgeError, PermanentError, TransientError
+from bridge.interchange import get, set_case_number
+from bridge.store.schema import cases, deliveries
+from bridge.xmlutil import parse_xml, to_text
+
+log = structlog.get_logger()
+
+DONE_STATES = ("done",)
+
+
+class NotReady(Exception):
+    """The delivery waits for something another delivery provides."""
+
+
+@dataclass
+class Outcome:
+    """What a delivered write produced, committed with its done mark."""
+
+    result: str
+    case_updates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One claimed delivery and the case it belongs to."""
+
+    id: int
+    target: str
+    operation: str
+    attempts: int
+    first_sent_at: datetime
+    created_at: datetime
+    payload: etree._Element | None
+    case_id: int
+    case: etree._Element
+    case_number: str | None
+    filing_id: str | None
+    flow_id: int | None
+    channel: str
+
+    @property
+    def retrying(self) -> bool:
+        """An earlier attempt may have reached the target."""
+        return self.attempts > 1
+
+
+Handler = Callable[[Runtime, Job], Outcome]
+
+
+class Deliverer:
+    """Runs due deliveries on a bounded thread pool."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.pool = ThreadPoolExecutor(
+            max_workers=rt.config.delivery.workers, thread_name_prefix="deliver"
+        )
+        self._claimed: set[int] = set()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run_due(self, limit: int = 200) -> int:
+        """Deliver what is due now; returns how many deliveries finished."""
+        ids = self._due(limit)
+        futures = [self.pool.submit(self._deliver, delivery_id) for delivery_id in ids]
+        return sum(1 for future in futures if future.result())
+
+    def _due(self, limit: int) -> list[int]:
+        earlier = aliased(deliveries)
+        blocked = exists().where(
+            and_(
+                earlier.c.case_id == deliveries.c.case_id,
+                earlier.c.target == deliveries.c.target,
+                earlier.c.id < deliveries.c.id,
+                earlier.c.status.notin_(DONE_STATES),
+            )
+        )
+        query = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.status.in_(("pending", "inflight")),
+                deliveries.c.next_attempt_at <= datetime.now(UTC),
+                ~blocked,
+            )
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self.rt.store.begin() as conn:
+            found = [row.id for row in conn.execute(query)]
+        with self._lock:
+            fresh = [i for i in found if i not in self._claimed]
+            self._claimed.update(fresh)
+        return fresh
+
+    def _deliver(self, delivery_id: int) -> bool:
+        try:
+            job = self._claim(delivery_id)
+            if job is None:
+                return False
+            return self._attempt(job)
+        finally:
+            with self._lock:
+                self._claimed.discard(delivery_id)
+
+    def _claim(self, delivery_id: int) -> Job | None:
+        now = datetime.now(UTC)
+        with self.rt.store.begin() as conn:
+            row = conn.execute(
+                select(deliveries, cases.c.case_xml, cases.c.case_number,
+                       cases.c.filing_id, cases.c.flow_id, cases.c.channel)
+                .join(cases, cases.c.id == deliveries.c.case_id)
+                .where(deliveries.c.id == delivery_id)
+            ).first()
+            if row is None or row.status not in ("pending", "inflight"):
+                return None
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status="inflight",
+                    attempts=row.attempts + 1,
+                    first_sent_at=row.first_sent_at or now,
+                )
+            )
+        return Job(
+            id=row.id,
+            target=row.target,
+            operation=row.operation,
+            attempts=row.attempts + 1,
+            first_sent_at=_aware(row.first_sent_at) or now,
+            created_at=_aware(row.created_at),
+            payload=parse_xml(row.payload_xml) if row.payload_xml else None,
+            case_id=row.case_id,
+            case=parse_xml(row.case_xml),
+            case_number=row.case_number,
+            filing_id=row.filing_id,
+            flow_id=row.flow_id,
+            channel=row.channel,
+        )
+
+    def _attempt(self, job: Job) -> bool:
+        handler = HANDLERS[(job.target, job.operation)]
+        crashpoint("deliver.before_send")
+        try:
+            outcome = handler(self.rt, job)
+        except NotReady:
+            self._postpone(job, seconds=0.5, count_attempt=False)
+            return False
+        except TransientError as exc:
+            self._failed(job, exc)
+            return False
+        except PermanentError as exc:
+            self._dead(job, exc)
+            return False
+        crashpoint("deliver.after_send")
+        self._done(job, outcome)
+        return True
+
+    def _done(self, job: Job, outcome: Outcome) -> None:
+        with self.rt.store.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == job.id)
+                .values(status="done", result=outcome.result, done_at=datetime.now(UTC))
+            )
+            if outcome.case_updates:
+                conn.execute(
+                    update(cases)
+                    .where(cases.c.id == job.case_id)
+                    .values(updated_at=datetime.now(UTC), **outcome.case_updates)
+                )
+            number = outcome.case_updates.get("case_number", job.case_number)
+            self.rt.store.audit(
+                conn,
+                system=job.target,
+                operation=job.operation,
+                outcome="delivered",
+                case_number=number,
+                record_key=job.filing_id or number,
+                detail=outcome.result,
+                payload_digest=digest(job.payload if job.payload is not None
+                                      else job.case),
+            )
+        log.info("delivery.done", target=job.target, operation=job.operation,
+                 case=outcome.case_updates.get("case_number", job.case_number),
+                 attempts=job.attempts, result=outcome.result)
+
+    def _postpone(self, job: Job, seconds: float, count_attempt: bool) -> None:
+        values: dict[str, Any] = {
+            "next_attempt_at": datetime.now(UTC) + timedelta(seconds=seconds)
+        }
+        if not count_attempt:
+            values["attempts"] = job.attempts - 1
+            values["status"] = "pending" if job.attempts == 1 else "inflight"
+        with self.rt.store.begin() as conn:
+            conn.execute(
+                update(deliveries).where(deliveries.c.id == job.id).values(**values)
+            )
+
+    def _failed(self, job: Job, error: TransientError) -> None:
+        policy = self.rt.config.delivery
+        age = (datetime.now(UTC) - job.created_at).total_seconds()
+        if job.attempts >= policy.max_attempts or age > policy.max_age_seconds:
+            self._dead(job, error)
+            return
+        backoff = min(
+            policy.backoff_max_seconds,
+            policy.backoff_base_seconds * 2 ** (job.attempts - 1),
+        ) * (0.5 + random.random())
+        with self.rt.store.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == job.id)
+                .values(
+                    last_error=str(error),
+                    next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
+                )
+            )
+        log.warning("delivery.retry", target=job.target, operation=job.operation,
+                    case=job.case_number, attempts=job.attempts, error=str(error),
+                    retry_in_s=round(backoff, 2))
+
+    def _dead(self, job: Job, error: BridgeError) -> None:
+        key = job.case_number or job.filing_id or str(job.case_id)
+        with self.rt.store.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == job.id)
+                .values(status="dead", last_error=str(error))
+            )
+            dead_letter(
+                conn,
+                error,
+                system=job.target,
+                operation=job.operation,
+                record_key=key,
+                payload=to_text(job.payload if job.payload is not None else job.case),
+                delivery_id=job.id,
+            )
+            self.rt.store.audit(
+                conn,
+                system=job.target,
+                operation=job.operation,
+                outcome="dead-lettered",
+                case_number=job.case_number,
+                record_key=key,
+                detail=str(error),
+            )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# -- handlers: one per (target, operation) ---------------------------------------
+
+
+def _docs(job: Job, name: str | None) -> dict[str, etree._Element]:
+    docs = {"case": job.case}
+    if name is not None and job.payload is not None:
+        docs[name] = job.payload
+    return docs
+
+
+def center_register(rt: Runtime, job: Job) -> Outcome:
+    number = None
+    if job.retrying:
+        held = rt.center.get_apply_info(filing_id=job.filing_id)
+        if held is not None:
+            number = held.findtext(".//SBLSH_SHORT")
+    if not number:
+        message = rt.mapping.outbound("center", "registration", _docs(job, None))
+        number, _ = rt.center.register_online_case(message.root)
+    set_case_number(job.case, number)
+    return Outcome(
+        result=number,
+        case_updates={"case_number": number, "case_xml": to_text(job.case),
+                      "state": "registered"},
+    )
+
+
+def _center_holds(rt: Runtime, job: Job, path: str) -> bool:
+    held = rt.center.get_apply_info(
+        case_number=job.case_number, matter_code=get(job.case, "matter/code")
+    )
+    return held is not None and bool(held.xpath(path))
+
+
+def center_accept(rt: Runtime, job: Job) -> Outcome:
+    if job.case_number is None:
+        raise NotReady
+    if job.retrying and _center_holds(rt, job, ".//SPSHOULI[normalize-space(SLSJ)]"):
+        return Outcome("already held")
+    message = rt.mapping.outbound("center", "acceptance", _docs(job, None))
+    outcome = rt.center.accept(message.root)
+    return Outcome(outcome.value, {"state": "accepted"})
+
+
+def center_step(rt: Runtime, job: Job) -> Outcome:
+    seq = get(job.payload, "seq")
+    path = f".//GDBSSPCL[normalize-space(SPHJXH)='{int(seq)}']"
+    if job.retrying and _center_holds(rt, job, path):
+        return Outcome("already held")
+    message = rt.mapping.outbound("center", "step", _docs(job, "stepEvent"))
+    return Outcome(rt.center.record_step(message.root).value)
+
+
+def center_finish(rt: Runtime, job: Job) -> Outcome:
+    if job.retrying and _center_holds(rt, job, ".//SPBANJIE[normalize-space(BJJGDM)]"):
+        return Outcome("already held", {"state": "completed"})
+    message = rt.mapping.outbound("center", "completion", _docs(job, "result"))
+    return Outcome(rt.center.finish(message.root).value, {"state": "completed"})
+
+
+def _find_flow(rt: Runtime, job: Job) -> int | None:
+    """Look for a flow launched for this case by an earlier, unconfirmed attempt."""
+    skew = timedelta(seconds=rt.config.poll.clock_skew_seconds + 60)
+    begin = format_local(job.first_sent_at - skew, rt.config.zone)
+    end = format_local(datetime.now(UTC) + skew, rt.config.zone)
+    for flow_id in rt.oa.list_flow_ids(begin, end):
+        exported = rt.oa.export_flow(flow_id)
+        values = exported.xpath(".//formExport/values/column/value/text()")
+        if job.case_number in (value.strip() for value in values):
+            return int(flow_id)
+    return None
+
+
+def oa_launch(rt: Runtime, job: Job) -> Outcome:
+    if job.case_number is None:
+        raise NotReady
+    flow_id = _find_flow(rt, job) if job.retrying else None
+    if flow_id is None:
+        message = rt.mapping.outbound("oa", "launch", _docs(job, None))
+        attachments = _upload_attachments(rt, job)
+        flow_id = rt.oa.launch(
+            message.params["templateCode"],
+            message.params.get("subject", ""),
+            to_text(message.root, declaration=True),
+            attachments,
+            record=job.case_number,
+        )
+    sweep_at = datetime.now(UTC) + timedelta(
+        seconds=rt.config.poll.sweep_interval_seconds
+    )
+    return Outcome(
+        str(flow_id),
+        {"flow_id": flow_id, "flow_open": True, "next_sweep_at": sweep_at,
+         "state": "in_approval"},
+    )
+
+
+def _upload_attachments(rt: Runtime, job: Job) -> list[int]:
+    """Copy an online case's attachments from the portal to the OA."""
+    if job.channel != "online":
+        return []
+    ids = []
+    for attachment_id in job.case.xpath(
+        ".//*[local-name()='material']/*[local-name()='attachmentId']/text()"
+    ):
+        fetched = rt.portal.get_attachment(attachment_id.strip())
+        ids.append(rt.oa.upload(fetched.file_name, fetched.content, fetched.media_type))
+    return ids
+
+
+def portal_progress(rt: Runtime, job: Job) -> Outcome:
+    message = rt.mapping.outbound("portal", "progress", _docs(job, "stepEvent"))
+    return Outcome(rt.portal.post_progress(message.params).value)
+
+
+def portal_publish(rt: Runtime, job: Job) -> Outcome:
+    if job.retrying and rt.portal.get_publication(job.case_number) is not None:
+        return Outcome("already held")
+    message = rt.mapping.outbound("portal", "publication", _docs(job, "result"))
+    return Outcome(rt.portal.publish_result(message.params).value)
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("center", "register"): center_register,
+    ("center", "accept"): center_accept,
+    ("center", "step"): center_step,
+    ("center", "finish"): center_finish,
+    ("oa", "launch"): oa_launch,
+    ("portal", "progress"): portal_progress,
+    ("portal", "publish"): portal_publish,
+}

@@ -1,0 +1,313 @@
+"""Polling the sources: paged listings (portal, center) and the OA's open flows.
+
+Each page is taken in one transaction: the records it routes, their
+deliveries, the versions seen and the watermark advance commit together, so a
+crash repeats a page rather than losing one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from lxml import etree
+from sqlalchemy import Connection, select, update
+
+from bridge.adapters.base import Cursor, Page
+from bridge.clock import format_local, parse_local
+from bridge.engine.crash import crashpoint
+from bridge.engine.outbox import (
+    add_case,
+    already_seen,
+    dead_letter,
+    digest,
+    enqueue,
+    mark_seen,
+)
+from bridge.engine.runtime import Runtime
+from bridge.errors import BridgeError, PermanentError
+from bridge.interchange import get
+from bridge.store.schema import cases
+from bridge.xmlutil import text, to_text
+
+log = structlog.get_logger()
+
+RecordHandler = Callable[[Runtime, Connection, etree._Element, str], str]
+
+
+def poll_paged(
+    rt: Runtime,
+    source: str,
+    fetch: Callable[[str, Cursor | None, int], Page],
+    key_of: Callable[[etree._Element], str],
+    handle: RecordHandler,
+) -> int:
+    """Read a paged source from its watermark (less the overlap); route what is new."""
+    started = time.monotonic()
+    with rt.store.begin() as conn:
+        mark = rt.store.watermark(conn, source)
+    since = _since(rt, mark)
+    after: Cursor | None = None
+    routed = 0
+    while True:
+        page = fetch(since, after, rt.config.poll.page_size)
+        with rt.store.begin() as conn:
+            routed += _take_page(rt, conn, source, page, key_of, handle)
+            if page.cursor is not None:
+                _advance(rt, conn, source, mark, page.cursor)
+            crashpoint("poll.before_commit")
+        if not page.has_more or page.cursor is None:
+            break
+        after = page.cursor
+    log.info(
+        "poll.finished",
+        system=source,
+        routed=routed,
+        ms=round((time.monotonic() - started) * 1000),
+    )
+    return routed
+
+
+def _since(rt: Runtime, mark: tuple[str, str] | None) -> str:
+    if mark is None:
+        return "2000-01-01 00:00:00"
+    instant = parse_local(mark[0], rt.config.zone)
+    overlap = timedelta(seconds=rt.config.poll.overlap_seconds)
+    return format_local(instant - overlap, rt.config.zone)
+
+
+def _advance(
+    rt: Runtime,
+    conn: Connection,
+    source: str,
+    mark: tuple[str, str] | None,
+    cursor: Cursor,
+) -> None:
+    current = rt.store.watermark(conn, source) or mark
+    if current is None or (cursor.time, cursor.key) > current:
+        rt.store.set_watermark(conn, source, cursor.time, cursor.key)
+
+
+def _take_page(
+    rt: Runtime,
+    conn: Connection,
+    source: str,
+    page: Page,
+    key_of: Callable[[etree._Element], str],
+    handle: RecordHandler,
+) -> int:
+    routed = 0
+    for record in page.records:
+        key = key_of(record)
+        version = digest(record)
+        if already_seen(conn, source, key, version):
+            continue
+        try:
+            outcome = handle(rt, conn, record, key)
+        except PermanentError as exc:
+            outcome = "dead"
+            dead_letter(
+                conn,
+                exc,
+                system=source,
+                operation="poll",
+                record_key=key,
+                payload=to_text(record),
+            )
+            rt.store.audit(
+                conn,
+                system=source,
+                operation="poll",
+                outcome="dead-lettered",
+                record_key=key,
+                detail=str(exc),
+                payload_digest=version,
+            )
+        mark_seen(conn, source, key, version, outcome)
+        routed += outcome == "routed"
+    return routed
+
+
+def _mapped_case(
+    rt: Runtime, system: str, kind: str, record: etree._Element, key: str
+) -> etree._Element | None:
+    """Map one native record to an interchange case and validate it."""
+    docs = rt.mapping.inbound(system, kind, record)
+    found = docs.get("case") or []
+    if not found:
+        return None
+    case = found[0]
+    rt.interchange.validate(case, system=system, record=key)
+    return case
+
+
+# -- the portal: online filings that passed pre-review ------------------------------
+
+
+def handle_filing(
+    rt: Runtime, conn: Connection, record: etree._Element, key: str
+) -> str:
+    """Route a filing: register and accept it at the center, launch its flow."""
+    case = _mapped_case(rt, "portal", "filing", record, key)
+    if case is None:
+        rt.store.audit(
+            conn, system="portal", operation="poll", outcome="ignored", record_key=key,
+            detail=f"filing status {text(record, 'status')} is not routed",
+        )
+        return "ignored"
+    case_id = add_case(
+        conn,
+        bureau=rt.config.bureau,
+        channel="online",
+        matter_code=get(case, "matter/code"),
+        case_xml=to_text(case),
+        filing_id=key,
+    )
+    if case_id is None:
+        return "known"
+    enqueue(conn, case_id, "center", "register", f"center:register:{case_id}")
+    enqueue(conn, case_id, "center", "accept", f"center:accept:{case_id}")
+    enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
+    rt.store.audit(
+        conn, system="portal", operation="poll", outcome="routed", record_key=key,
+        payload_digest=digest(case),
+    )
+    return "routed"
+
+
+def poll_portal(rt: Runtime) -> int:
+    return poll_paged(
+        rt,
+        "portal",
+        rt.portal.list_filings,
+        lambda record: text(record, "filingNo"),
+        handle_filing,
+    )
+
+
+# -- the center: cases accepted at a window -----------------------------------------
+
+
+def handle_window_case(
+    rt: Runtime, conn: Connection, record: etree._Element, key: str
+) -> str:
+    """Route a window case to the OA; recognise the bridge's own cases (echoes)."""
+    if text(record, "WSSBLSH") or text(record, "TJFS") == "1":
+        return "echo"
+    known = conn.execute(select(cases.c.id).where(cases.c.case_number == key)).first()
+    if known is not None:
+        return "echo"
+    if text(record, "SLZTDM") != "1" or text(record, "BJJGDM"):
+        return "ignored"
+    case = _mapped_case(rt, "center", "windowCase", record, key)
+    if case is None:
+        return "ignored"
+    case_id = add_case(
+        conn,
+        bureau=rt.config.bureau,
+        channel="window",
+        matter_code=get(case, "matter/code"),
+        case_xml=to_text(case),
+        case_number=key,
+    )
+    if case_id is None:
+        return "echo"
+    enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
+    rt.store.audit(
+        conn, system="center", operation="poll", outcome="routed", case_number=key,
+        record_key=key, payload_digest=digest(case),
+    )
+    return "routed"
+
+
+def poll_center(rt: Runtime) -> int:
+    return poll_paged(
+        rt,
+        "center",
+        rt.center.query_window_cases,
+        lambda record: text(record, "SBLSH_SHORT"),
+        handle_window_case,
+    )
+
+
+# -- the OA: a sweep over the open flows the bridge launched -------------------------
+
+
+def sweep_oa(rt: Runtime) -> int:
+    """Read the due open flows; route their new steps and final results."""
+    now = datetime.now(UTC)
+    with rt.store.begin() as conn:
+        due = conn.execute(
+            select(cases.c.id, cases.c.flow_id, cases.c.case_number, cases.c.filing_id)
+            .where(cases.c.flow_open.is_(True), cases.c.next_sweep_at <= now)
+            .order_by(cases.c.next_sweep_at)
+            .limit(rt.config.poll.sweep_batch)
+        ).all()
+    routed = 0
+    for row in due:
+        try:
+            routed += _sweep_flow(rt, row)
+        except BridgeError as exc:
+            log.warning("sweep.flow_failed", flow=row.flow_id, error=str(exc))
+            _reschedule(rt, row.id)
+    if due:
+        log.info("sweep.finished", system="oa", flows=len(due), routed=routed)
+    return routed
+
+
+def _reschedule(rt: Runtime, case_id: int, closed: bool = False) -> None:
+    interval = rt.config.poll.sweep_interval_seconds
+    spread = timedelta(seconds=interval * (0.75 + random.random() / 2))
+    with rt.store.begin() as conn:
+        values: dict[str, Any] = {"next_sweep_at": datetime.now(UTC) + spread}
+        if closed:
+            values.update(flow_open=False, state="completed")
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+
+
+def _sweep_flow(rt: Runtime, row: Any) -> int:
+    exported = rt.oa.export_flow(row.flow_id)
+    key = str(row.flow_id)
+    try:
+        docs = rt.mapping.inbound("oa", "flow", exported)
+        for doc in docs.get("stepEvent", []) + docs.get("result", []):
+            rt.interchange.validate(doc, system="oa", record=key)
+    except PermanentError as exc:
+        version = digest(exported)
+        with rt.store.begin() as conn:
+            if not already_seen(conn, "oa", key, version):
+                dead_letter(conn, exc, system="oa", operation="sweep", record_key=key,
+                            payload=to_text(exported))
+                rt.store.audit(conn, system="oa", operation="sweep",
+                               outcome="dead-lettered", case_number=row.case_number,
+                               record_key=key, detail=str(exc))
+                mark_seen(conn, "oa", key, version, "dead")
+        _reschedule(rt, row.id)
+        return 0
+    routed = 0
+    results = docs.get("result", [])
+    with rt.store.begin() as conn:
+        for step in docs.get("stepEvent", []):
+            seq = get(step, "seq")
+            payload = to_text(step)
+            routed += enqueue(conn, row.id, "center", "step",
+                              f"center:step:{row.id}:{seq}", payload)
+            if row.filing_id:
+                enqueue(conn, row.id, "portal", "progress",
+                        f"portal:progress:{row.id}:{seq}", payload)
+        for result in results[:1]:
+            payload = to_text(result)
+            routed += enqueue(conn, row.id, "center", "finish",
+                              f"center:finish:{row.id}", payload)
+            enqueue(conn, row.id, "portal", "publish", f"portal:publish:{row.id}",
+                    payload)
+        if routed:
+            rt.store.audit(conn, system="oa", operation="sweep", outcome="routed",
+                           case_number=row.case_number, record_key=key,
+                           detail=f"{routed} new events")
+    _reschedule(rt, row.id, closed=bool(results))
+    return routed

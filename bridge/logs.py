@@ -1,0 +1,67 @@
+"""Structured logging: key/value events, personal values masked on the way out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+#: Resident ID numbers (18 chars), unified social credit codes and mobiles.
+_PERSONAL = re.compile(
+    r"(?<![0-9A-Z])(?:[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx]"
+    r"|[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}"
+    r"|1[3-9][0-9]{9})(?![0-9A-Z])"
+)
+_PERSONAL_KEYS = {"id_number", "idNumber", "mobile", "phone", "certNo"}
+
+
+def mask_text(value: str) -> str:
+    """Replace ID numbers and mobiles inside ``value`` by masked forms."""
+    return _PERSONAL.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5)
+                         + m.group(0)[-2:], value)
+
+
+def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(event.items()):
+        if key in _PERSONAL_KEYS and value:
+            text = str(value)
+            event[key] = text[:3] + "*" * max(len(text) - 5, 0) + text[-2:]
+        elif isinstance(value, str):
+            event[key] = mask_text(value)
+    return event
+
+
+def configure(log_file: Path | None = None, level: str = "INFO") -> None:
+    """Set up structlog: console on a terminal, JSON lines otherwise and in files."""
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    else:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(format="%(message)s", handlers=handlers, level=level, force=True)
+    on_terminal = log_file is None and sys.stderr.isatty()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer()
+        if on_terminal
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _mask_processor,
+            renderer,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelName(level)
+        ),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,113 @@
+"""Opening the store: the engine, SQLite pragmas, and small shared queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy.engine import make_url
+
+from bridge.store.schema import audit_log, metadata, watermarks
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The bridge's database: one SQLAlchemy engine and its tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def create(self) -> None:
+        """Create any missing tables."""
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        system: str,
+        operation: str,
+        outcome: str,
+        case_number: str | None = None,
+        record_key: str | None = None,
+        detail: str | None = None,
+        payload_digest: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Append one audit entry inside the caller's transaction."""
+        conn.execute(
+            insert(audit_log).values(
+                at=datetime.now(UTC),
+                system=system,
+                operation=operation,
+                outcome=outcome,
+                case_number=case_number,
+                record_key=record_key,
+                detail=detail,
+                payload_digest=payload_digest,
+                correlation_id=correlation_id,
+            )
+        )
+
+    def watermark(self, conn: Connection, source: str) -> tuple[str, str] | None:
+        row = conn.execute(
+            select(watermarks.c.cursor_time, watermarks.c.cursor_key).where(
+                watermarks.c.source == source
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def set_watermark(
+        self, conn: Connection, source: str, cursor_time: str, cursor_key: str
+    ) -> None:
+        values = {
+            "cursor_time": cursor_time,
+            "cursor_key": cursor_key,
+            "updated_at": datetime.now(UTC),
+        }
+        updated = conn.execute(
+            watermarks.update().where(watermarks.c.source == source).values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(insert(watermarks).values(source=source, **values))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open the store at a SQLAlchemy URL; SQLite files get their folder made."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10)
+    store = Store(engine)
+    if create:
+        store.create()
+    return store
