@@ -401,7 +401,9 @@ class CenterSimulator(Simulator):
         expires = self.clock.now().timestamp() + float(self.config["token_ttl_seconds"])
         with self.state.tx() as conn:
             conn.execute("INSERT INTO center_token VALUES (?, ?)", (token, expires))
-        return Answer(200, OK_DESC, "done", data_element(), token=token)
+        data = etree.Element("DATA")
+        data.text = token
+        return Answer(200, OK_DESC, "done", data, token=token)
 
     def _check_token(self, token: str) -> None:
         token = clean(token)
