@@ -1,0 +1,1 @@
+"""Running the bridge: the demo, the daemon and their command-line glue."""
