@@ -24,6 +24,7 @@ import structlog
 from lxml import etree
 
 from bridge.errors import BridgeError
+from bridge.paths import WSDL_DIR
 from bridge.sim.base import (
     AdminError,
     AdminHandler,
@@ -38,7 +39,7 @@ from bridge.xmlutil import local, parse_xml
 
 CENTER_NS = "urn:zwfw:center:approve:1"
 ENDPOINT = "/center/services/ApproveService"
-WSDL_FILE = Path(__file__).resolve().parent.parent / "wsdl/center/ApproveService.wsdl"
+WSDL_FILE = WSDL_DIR / "center" / "ApproveService.wsdl"
 PROLOG = '<?xml version="1.0" encoding="utf-8"?>'
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_FORMAT = "%Y%m%d%H%M%S"
