@@ -139,11 +139,10 @@ def render_table(cases: list[DemoCase], snap: Snapshot) -> str:
             else f"受理 +{steps} steps" if held.get("acceptance") else "not accepted"
         )
         flows = snap.flows.get(number, [])
-        oa_state = (
-            f"{len(flows)} flow, {_form_value(flows[0], RESULT_COLUMN) or 'state '
-                                  + str(flows[0].get('state'))}"
-            if flows else "no flow"
-        )
+        oa_state = "no flow"
+        if flows:
+            decision = _form_value(flows[0], RESULT_COLUMN)
+            oa_state = f"{len(flows)} flow, {decision or 'state ' + str(flows[0]['state'])}"
         publication = snap.publications.get(number)
         portal_state = (
             f"公示 {publication.get('resultText', '')}" if publication else "-"
