@@ -309,10 +309,26 @@ class CenterSimulator(Simulator):
         }
     )
 
-    def __init__(self, db_path: str | Path, **options: Any) -> None:
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        zone: str = "Asia/Shanghai",
+        clock_offset: float = 0.0,
+        seed: int = 20041018,
+    ) -> None:
         self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
-        super().__init__(db_path, **options)
-        self._seed = Seed(self.seed)
+        super().__init__(
+            db_path,
+            host=host,
+            port=port,
+            zone=zone,
+            clock_offset=clock_offset,
+            seed=seed,
+        )
+        self._seed = Seed(seed)
 
     def create_tables(self) -> None:
         self.state.script(DDL)
@@ -522,7 +538,7 @@ class CenterSimulator(Simulator):
             SBLSH_SHORT=number, SBLSH=number, SBHZH=number, SXBM=sxbm, TJFS=tjfs,
             WSSBLSH=wssblsh,
         )  # fmt: skip
-        application.setdefault("SXMC", str(matter.get("name", "")))
+        application["SXMC"] = application.get("SXMC") or str(matter.get("name", ""))
         application["SBSJ"] = application.get("SBSJ") or self._now()
         application["XZQHDM"] = application.get("XZQHDM") or str(BUREAU["region"])
         if not application.get("PROMISE_DAYS"):
