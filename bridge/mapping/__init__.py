@@ -1,0 +1,17 @@
+"""Declarative per-bureau mappings between native records and the interchange."""
+
+from __future__ import annotations
+
+from bridge.mapping._engine import BureauMapping, NativeMessage, load_bureau
+from bridge.mapping._mask import PERSONAL_KINDS, mask
+from bridge.mapping._samples import SampleResult, run_samples
+
+__all__ = [
+    "PERSONAL_KINDS",
+    "BureauMapping",
+    "NativeMessage",
+    "SampleResult",
+    "load_bureau",
+    "mask",
+    "run_samples",
+]

@@ -1,0 +1,379 @@
+"""The mapping engine: native records to interchange documents and back."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from lxml import etree
+
+from bridge.errors import ConfigError, MappingError
+from bridge.interchange import NS, Interchange, ns_path, qname
+from bridge.mapping._mask import mask
+from bridge.mapping._spec import (
+    Condition,
+    FieldSpec,
+    InboundSpec,
+    ListSpec,
+    OutboundSpec,
+    SystemMapping,
+    read_mapping_file,
+)
+from bridge.mapping.converters import from_zoned, halfwidth, join, split, to_zoned
+from bridge.paths import mappings_dir as default_mappings_dir
+
+log = structlog.get_logger()
+
+Reader = Callable[[str], list[str]]
+
+
+@dataclass
+class NativeMessage:
+    """What a target system is sent: a native XML document and call parameters."""
+
+    root: etree._Element | None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """Where a conversion is, for error messages."""
+
+    mapping: SystemMapping
+    kind: str
+    record: str
+    inbound: bool
+
+
+def load_bureau(
+    bureau: str, mappings_dir: Path | None = None, schemas_dir: Path | None = None
+) -> BureauMapping:
+    """Read every ``*.yaml`` mapping file of ``bureau`` (one per system)."""
+    folder = (mappings_dir or default_mappings_dir()) / bureau
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"{folder}: no mapping files for bureau {bureau!r}")
+
+    systems: dict[str, SystemMapping] = {}
+    for path in files:
+        mapping = read_mapping_file(path)
+        if mapping.bureau != bureau:
+            raise ConfigError(f"{path}:1: bureau is {mapping.bureau!r}, expected {bureau!r}")
+        if mapping.system in systems:
+            raise ConfigError(f"{path}:1: system {mapping.system!r} is mapped twice")
+        systems[mapping.system] = mapping
+
+    log.info("mapping.loaded", bureau=bureau, systems=",".join(sorted(systems)))
+    return BureauMapping(bureau, systems, Interchange(schemas_dir))
+
+
+class BureauMapping:
+    """One bureau's mappings for every system it connects."""
+
+    def __init__(
+        self, bureau: str, systems: dict[str, SystemMapping], interchange: Interchange
+    ) -> None:
+        self.bureau = bureau
+        self.systems = systems
+        self.interchange = interchange
+
+    def inbound(
+        self, system: str, kind: str, native: etree._Element
+    ) -> dict[str, list[etree._Element]]:
+        """The interchange documents a native record yields, validated.
+
+        A record that the mapping's ``skip`` condition matches (a withdrawn
+        filing, for now) yields an empty dict.
+        """
+        mapping = self._system(system)
+        spec = mapping.inbound.get(kind)
+        if spec is None:
+            raise MappingError(f"{mapping.path}: no inbound kind {kind!r}", system=system)
+
+        native = _without_namespaces(native)
+        keys = _native_reader(native, native)(spec.record) if spec.record else []
+        run = _Run(mapping, kind, next((k for k in keys if k), ""), inbound=True)
+        if spec.skip is not None and _holds(spec.skip, native):
+            log.info("mapping.skipped", system=system, kind=kind, record=run.record)
+            return {}
+        return self._documents(run, spec, native)
+
+    def outbound(
+        self, system: str, kind: str, docs: dict[str, etree._Element]
+    ) -> NativeMessage:
+        """The native message that carries ``docs`` to ``system``."""
+        mapping = self._system(system)
+        spec = mapping.outbound.get(kind)
+        if spec is None:
+            raise MappingError(f"{mapping.path}: no outbound kind {kind!r}", system=system)
+
+        read = _interchange_reader(docs, None)
+        record = next((value for path in spec.record for value in read(path) if value), "")
+        run = _Run(mapping, kind, record, inbound=False)
+        return _native_message(run, spec, docs)
+
+    def personal_fields(self, system: str) -> dict[str, str]:
+        """Every path classified as personal in ``system``'s file, with its kind."""
+        found: dict[str, str] = {}
+        mapping = self._system(system)
+        for spec in _all_fields(mapping):
+            if spec.personal:
+                found[spec.target] = spec.personal
+                found.update({source: spec.personal for source in spec.sources})
+        return found
+
+    def _system(self, system: str) -> SystemMapping:
+        if system not in self.systems:
+            raise MappingError(
+                f"bureau {self.bureau!r} has no mapping for system {system!r}",
+                system=system,
+            )
+        return self.systems[system]
+
+    def _documents(
+        self, run: _Run, spec: InboundSpec, native: etree._Element
+    ) -> dict[str, list[etree._Element]]:
+        produced: dict[str, list[etree._Element]] = {}
+        for doc_spec in spec.documents:
+            contexts = native.findall(doc_spec.each.lstrip("/")) if doc_spec.each else [native]
+            wanted = doc_spec.when is None or _holds(doc_spec.when, native)
+            documents = []
+            for context in contexts if wanted else []:
+                document = etree.Element(qname(doc_spec.name), nsmap={None: NS})
+                read = _native_reader(context, native)
+                _fill(run, document, doc_spec.fields, read, interchange_target=True)
+                _fill_lists(run, document, doc_spec.lists, context, native)
+                self.interchange.normalise(document)
+                self.interchange.validate(document, system=run.mapping.system, record=run.record)
+                documents.append(document)
+            produced[doc_spec.name] = documents
+        return produced
+
+
+def _native_message(
+    run: _Run, spec: OutboundSpec, docs: dict[str, etree._Element]
+) -> NativeMessage:
+    read = _interchange_reader(docs, None)
+    root = etree.Element(spec.root) if spec.root else None
+    if root is not None:
+        _fill(run, root, spec.fields, read, interchange_target=False)
+        for list_spec in spec.lists:
+            for item in _interchange_items(docs, list_spec.over):
+                element = _ensure(root, list_spec.target, interchange=False, new_last=True)
+                item_read = _interchange_reader(docs, item)
+                _fill(run, element, list_spec.fields, item_read, interchange_target=False)
+
+    params = {}
+    for param in spec.params:
+        values = _convert(run, param, read)
+        if values:
+            params[param.target] = values[0]
+    return NativeMessage(root, params)
+
+
+def _fill(
+    run: _Run,
+    element: etree._Element,
+    fields: list[FieldSpec],
+    read: Reader,
+    *,
+    interchange_target: bool,
+) -> None:
+    for spec in fields:
+        values = _convert(run, spec, read)
+        if spec.constant is None and not values:
+            continue
+        _write(element, spec.target, values or [""], interchange=interchange_target)
+
+
+def _fill_lists(
+    run: _Run,
+    document: etree._Element,
+    lists: list[ListSpec],
+    context: etree._Element,
+    native: etree._Element,
+) -> None:
+    for list_spec in lists:
+        base = native if list_spec.over.startswith("/") else context
+        for item in base.findall(list_spec.over.lstrip("/")):
+            element = _ensure(document, list_spec.target, interchange=True, new_last=True)
+            _fill(run, element, list_spec.fields, _native_reader(item, native), interchange_target=True)
+
+
+def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
+    """The target values of one field: read, clean, pick, convert, default."""
+    if spec.constant is not None:
+        return [spec.constant]
+
+    raw = [value for source in spec.sources for value in read(source)]
+    cleaned = [_clean(run, spec, value) for value in raw]
+    if spec.join is not None:
+        picked = [join(cleaned, spec.join, spec.join_trailing)]
+    else:
+        picked = [value for value in cleaned if value][:1]
+    parts = [p for value in picked for p in (split(value, spec.split) if spec.split else [value])]
+
+    converted = [_code_and_date(run, spec, value) for value in parts if value]
+    if not converted and spec.default:
+        converted = [spec.default]
+    if not converted and spec.required:
+        raise _error(run, spec, "required value is missing")
+    return converted
+
+
+def _clean(run: _Run, spec: FieldSpec, value: str) -> str:
+    if spec.halfwidth:
+        value = halfwidth(value)
+    value = value.strip() if spec.trim else value
+    return "" if run.inbound and value.strip() in run.mapping.empties else value
+
+
+def _code_and_date(run: _Run, spec: FieldSpec, value: str) -> str:
+    if spec.code is not None:
+        table = run.mapping.codes[spec.code]
+        try:
+            value = table.to_interchange(value) if run.inbound else table.to_native(value)
+        except KeyError:
+            raise _error(run, spec, f"code {_shown(spec, value)} is not in table {spec.code!r}") from None
+
+    if spec.dates:
+        zone = run.mapping.zone
+        try:
+            if run.inbound:
+                value = to_zoned(value, spec.dates, zone)
+            else:
+                value = from_zoned(value, spec.dates[0], zone)
+        except ValueError:
+            expected = ", ".join(spec.dates) if run.inbound else "xs:dateTime with an offset"
+            raise _error(run, spec, f"time {_shown(spec, value)} is not {expected}") from None
+    return value
+
+
+def _shown(spec: FieldSpec, value: str) -> str:
+    return repr(mask(value, spec.personal) if spec.personal else value)
+
+
+def _error(run: _Run, spec: FieldSpec, problem: str) -> MappingError:
+    source = spec.sources[0] if spec.sources else spec.target
+    return MappingError(
+        f"{run.kind}: {problem} for {spec.target!r} (mapping {spec.where})",
+        system=run.mapping.system,
+        record=run.record,
+        field=source,
+    )
+
+
+def _holds(condition: Condition, native: etree._Element) -> bool:
+    values = _native_reader(native, native)(condition.path)
+    return any(value.strip() in condition.values for value in values)
+
+
+def _native_reader(context: etree._Element, root: etree._Element) -> Reader:
+    def read(path: str) -> list[str]:
+        base = root if path.startswith("/") else context
+        elements_path, attribute = _split_attribute(path.lstrip("/"))
+        elements = base.findall(elements_path) if elements_path else [base]
+        if attribute:
+            return [element.get(attribute, "") for element in elements]
+        return [element.text or "" for element in elements]
+
+    return read
+
+
+def _interchange_reader(
+    docs: dict[str, etree._Element], item: etree._Element | None
+) -> Reader:
+    def read(path: str) -> list[str]:
+        if item is not None and not path.startswith("/"):
+            return [(found.text or "") for found in item.iterfind(ns_path(path))]
+        return [(found.text or "") for found in _interchange_items(docs, path)]
+
+    return read
+
+
+def _interchange_items(docs: dict[str, etree._Element], path: str) -> list[etree._Element]:
+    name, _, rest = path.lstrip("/").partition("/")
+    document = docs.get(name)
+    if document is None:
+        return []
+    return list(document.iterfind(ns_path(rest))) if rest else [document]
+
+
+def _split_attribute(path: str) -> tuple[str, str | None]:
+    head, _, last = path.rpartition("/")
+    if last.startswith("@"):
+        return head, last[1:]
+    return path, None
+
+
+def _write(element: etree._Element, path: str, values: list[str], *, interchange: bool) -> None:
+    elements_path, attribute = _split_attribute(path)
+    if attribute:
+        target = _ensure(element, elements_path, interchange=interchange) if elements_path else element
+        target.set(attribute, values[0])
+        return
+
+    if len(values) == 1:
+        _ensure(element, path, interchange=interchange).text = values[0]
+        return
+    for value in values:
+        _ensure(element, path, interchange=interchange, new_last=True).text = value
+
+
+def _ensure(
+    element: etree._Element, path: str, *, interchange: bool, new_last: bool = False
+) -> etree._Element:
+    """The element at ``path`` below ``element``, creating the missing steps."""
+    steps = path.split("/")
+    current = element
+    for index, step in enumerate(steps):
+        tag, attributes = _parse_step(step)
+        tag = qname(tag) if interchange else tag
+        last = index == len(steps) - 1
+        found = None if (last and new_last) else _matching_child(current, tag, attributes)
+        if found is None:
+            found = etree.SubElement(current, tag, attributes)
+        current = found
+    return current
+
+
+def _parse_step(step: str) -> tuple[str, dict[str, str]]:
+    tag, _, rest = step.partition("[")
+    attributes = {}
+    for predicate in filter(None, ("[" + rest).split("[")) if rest else []:
+        name, _, value = predicate.rstrip("]").lstrip("@").partition("=")
+        attributes[name] = value.strip("'")
+    return tag, attributes
+
+
+def _matching_child(
+    parent: etree._Element, tag: str, attributes: dict[str, str]
+) -> etree._Element | None:
+    for child in parent.iterchildren(tag):
+        if all(child.get(key) == value for key, value in attributes.items()):
+            return child
+    return None
+
+
+def _without_namespaces(native: etree._Element) -> etree._Element:
+    """A copy of ``native`` with every tag reduced to its local name."""
+    plain = copy.deepcopy(native)
+    for element in plain.iter():
+        if isinstance(element.tag, str):
+            element.tag = etree.QName(element).localname
+    etree.cleanup_namespaces(plain)
+    return plain
+
+
+def _all_fields(mapping: SystemMapping) -> list[FieldSpec]:
+    fields: list[FieldSpec] = []
+    for inbound in mapping.inbound.values():
+        for document in inbound.documents:
+            fields += document.fields + [f for lst in document.lists for f in lst.fields]
+    for outbound in mapping.outbound.values():
+        fields += outbound.fields + outbound.params
+        fields += [f for lst in outbound.lists for f in lst.fields]
+    return fields
