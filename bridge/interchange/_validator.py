@@ -80,15 +80,38 @@ class Interchange:
     def _first_error(self, kind: str, element: etree._Element) -> tuple[str, str]:
         detailed = self._xmlschema(kind)
         for error in detailed.iter_errors(element):
-            return _plain_path(error.path or "/"), _describe(error)
+            return _node_path(error), _describe(error)
 
         last = self._lxml[kind].error_log.last_error
         return _plain_path(last.path or "/"), last.message
 
 
+def _node_path(error: xmlschema.XMLSchemaValidationError) -> str:
+    """The XPath of the bad node: for a content error, the child that broke it."""
+    path = _plain_path(error.path or "/")
+    parent, index = error.obj, getattr(error, "index", None)
+    if not isinstance(parent, etree._Element) or not isinstance(index, int):
+        return path
+    if index >= len(parent):
+        return path
+
+    child = parent[index]
+    same = [c for c in parent if c.tag == child.tag]
+    step = etree.QName(child).localname
+    if len(same) > 1:
+        step += f"[{same.index(child) + 1}]"
+    return f"{path}/{step}"
+
+
 def _describe(error: xmlschema.XMLSchemaValidationError) -> str:
-    reason = error.reason or error.message
+    reason = (error.reason or error.message).replace(f"{{{NS}}}", "")
+    reason = reason.replace("'gb:", "'")
     found = error.obj
+    index = getattr(error, "index", None)
+    if isinstance(found, etree._Element) and isinstance(index, int):
+        if index >= len(found):
+            return f"{reason} (found the end of {etree.QName(found).localname})"
+        return f"{reason} (found element {etree.QName(found[index]).localname})"
     if isinstance(found, etree._Element):
         return f"{reason} (found element {etree.QName(found).localname})"
     leaf = (error.path or "").rsplit("/", 1)[-1]
