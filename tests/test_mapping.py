@@ -1,0 +1,279 @@
+"""Tests of the mapping-file loader, the converters and the hbj mappings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from lxml import etree
+
+from bridge.errors import ConfigError, MappingError, ValidationError
+from bridge.interchange import get
+from bridge.mapping import BureauMapping, load_bureau, mask, run_samples
+from bridge.mapping.converters import (
+    CodeTable,
+    from_zoned,
+    halfwidth,
+    join,
+    split,
+    to_zoned,
+)
+from bridge.paths import mappings_dir
+
+HBJ = mappings_dir() / "hbj"
+SAMPLES = HBJ / "samples"
+SAMPLE_NAMES = sorted(path.parent.name for path in SAMPLES.glob("*/sample.yaml"))
+
+
+@pytest.fixture(scope="module")
+def hbj() -> BureauMapping:
+    return load_bureau("hbj")
+
+
+def _sample_input(name: str) -> etree._Element:
+    return etree.parse(str(SAMPLES / name / "input.xml")).getroot()
+
+
+def _copy_bureau(tmp_path: Path) -> Path:
+    target = tmp_path / "hbj"
+    shutil.copytree(HBJ, target, ignore=shutil.ignore_patterns("samples"))
+    return target
+
+
+def _line_of(path: Path, text: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [number for number, line in enumerate(lines, 1) if text in line][-1]
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_golden_sample(hbj: BureauMapping, name: str) -> None:
+    """Each hand-written hbj sample maps to exactly its expected output."""
+    results = {result.name: result for result in run_samples(hbj, SAMPLES)}
+
+    result = results[name]
+
+    assert result.ok, result.problem
+
+
+def test_there_is_a_sample_for_every_kind(hbj: BureauMapping) -> None:
+    """Every inbound and outbound kind of every hbj file has at least one sample."""
+    kinds = {
+        (system, direction, kind)
+        for system, mapping in hbj.systems.items()
+        for direction, specs in (("inbound", mapping.inbound), ("outbound", mapping.outbound))
+        for kind in specs
+    }
+    sampled = set()
+    for name in SAMPLE_NAMES:
+        meta = yaml.safe_load((SAMPLES / name / "sample.yaml").read_text(encoding="utf-8"))
+        sampled.add((meta["system"], meta["direction"], meta["kind"]))
+
+    assert kinds - sampled == set()
+    assert len(kinds) == 10
+
+
+def test_withdrawn_filing_yields_nothing(hbj: BureauMapping) -> None:
+    """A withdrawn portal filing (status 9) maps to an empty dict."""
+    produced = hbj.inbound("portal", "filing", _sample_input("portal-filing-withdrawn"))
+
+    assert produced == {}
+
+
+def test_online_case_has_no_number_until_registered(hbj: BureauMapping) -> None:
+    """An online filing becomes a case with a filing id and no case number."""
+    produced = hbj.inbound("portal", "filing", _sample_input("portal-filing-online"))
+
+    case = produced["case"][0]
+    assert get(case, "caseNumber") == ""
+    assert get(case, "filingId") == "WS20240305000123"
+    assert get(case, "channel") == "online"
+
+
+def test_invalid_record_raises_validation_error(hbj: BureauMapping) -> None:
+    """A native value the schema refuses gives ValidationError with system/record/field."""
+    record = _sample_input("center-window-case")
+    record.find("XZQHDM").text = "3709"
+
+    with pytest.raises(ValidationError) as caught:
+        hbj.inbound("center", "windowCase", record)
+
+    error = caught.value
+    assert (error.system, error.record, error.field) == ("center", "0999240000123", "/case/region")
+
+
+def test_missing_required_value_names_native_field_and_line(hbj: BureauMapping) -> None:
+    """A missing required native value gives MappingError with the mapping's file:line."""
+    record = _sample_input("center-window-case")
+    record.remove(record.find("SXBM"))
+    line = _line_of(HBJ / "center.yaml", "matter/code: {from: SXBM")
+
+    with pytest.raises(MappingError) as caught:
+        hbj.inbound("center", "windowCase", record)
+
+    error = caught.value
+    assert (error.system, error.record, error.field) == ("center", "0999240000123", "SXBM")
+    assert f"center.yaml:{line}" in error.message
+
+
+def test_unknown_code_is_a_mapping_error(hbj: BureauMapping) -> None:
+    """A code missing from its table is refused naming the table and the code."""
+    record = _sample_input("center-window-case")
+    record.find("SQRLX").text = "8"
+
+    with pytest.raises(MappingError) as caught:
+        hbj.inbound("center", "windowCase", record)
+
+    assert caught.value.field == "SQRLX"
+    assert "code '8' is not in table 'applicantKind'" in caught.value.message
+
+
+def test_bad_time_is_a_mapping_error_with_formats(hbj: BureauMapping) -> None:
+    """A native time in no listed format is refused naming the accepted formats."""
+    record = _sample_input("center-window-case")
+    record.find("SBSJ").text = "04/03/2024 09:10"
+
+    with pytest.raises(MappingError) as caught:
+        hbj.inbound("center", "windowCase", record)
+
+    assert caught.value.field == "SBSJ"
+    assert "yyyy-MM-dd HH:mm:ss" in caught.value.message
+
+
+def test_outbound_missing_value_names_interchange_field(hbj: BureauMapping) -> None:
+    """An outbound message missing a required interchange value names that path."""
+    case = etree.parse(str(SAMPLES / "center-acceptance" / "case.xml")).getroot()
+    acceptance = case.find("{urn:govbridge:interchange:1}acceptance")
+    case.remove(acceptance)
+
+    with pytest.raises(MappingError) as caught:
+        hbj.outbound("center", "acceptance", {"case": case})
+
+    assert caught.value.field == "case/acceptance/time"
+    assert caught.value.record == "0999240000124"
+
+
+def test_unknown_system_or_kind_is_a_mapping_error(hbj: BureauMapping) -> None:
+    """Asking for a system or kind the bureau does not map is a MappingError."""
+    with pytest.raises(MappingError):
+        hbj.inbound("forestry", "flow", etree.Element("x"))
+    with pytest.raises(MappingError):
+        hbj.outbound("oa", "suspension", {})
+
+
+def test_personal_fields_are_classified(hbj: BureauMapping) -> None:
+    """The center file classifies the applicant's ID number and mobile as personal."""
+    personal = hbj.personal_fields("center")
+
+    assert personal["SQRZJHM"] == "id_number"
+    assert personal["LXRSJ"] == "mobile"
+    assert personal["applicant/name"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "message"),
+    [
+        (("matter/name: {from: SXMC", "matter/nmae: {frm: SXMC"), "matter/nmae", "unknown key 'frm'"),
+        (("code: applicantKind, required", "code: nosuchTable, required"), "nosuchTable", "unknown code table"),
+        (('date: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.S"]\n', 'date: ["dd.MM.yyyy"]\n'), "dd.MM.yyyy", "unknown date format"),
+        (("  acceptanceStatus:", "  applicantKind:"), "  applicantKind:", "appears twice"),
+        (("personal: id_number", "personal: passport"), "personal: passport", "personal must be"),
+    ],
+)
+def test_broken_mapping_file_reports_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], needle: str, message: str
+) -> None:
+    """Each kind of mistake in a mapping file is a ConfigError naming file:line."""
+    folder = _copy_bureau(tmp_path)
+    path = folder / "center.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8")
+    line = _line_of(path, needle.splitlines()[0])
+
+    with pytest.raises(ConfigError) as caught:
+        load_bureau("hbj", tmp_path)
+
+    assert f"center.yaml:{line}:" in caught.value.message
+    assert message in caught.value.message
+
+
+def test_yaml_syntax_error_reports_line(tmp_path: Path) -> None:
+    """A file that is not YAML at all is a ConfigError with the line of the problem."""
+    folder = _copy_bureau(tmp_path)
+    (folder / "oa.yaml").write_text("system: oa\nbureau: hbj\ncodes: [unclosed\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_bureau("hbj", tmp_path)
+
+    assert "oa.yaml:4" in caught.value.message
+
+
+def test_missing_bureau_folder_is_a_config_error(tmp_path: Path) -> None:
+    """A bureau without mapping files cannot be loaded."""
+    with pytest.raises(ConfigError) as caught:
+        load_bureau("lyj", tmp_path)
+
+    assert "no mapping files" in caught.value.message
+
+
+def test_codes_stay_text() -> None:
+    """Codes with leading zeros survive loading: '01' is not the number 1."""
+    table = load_bureau("hbj").systems["portal"].codes["certKind"]
+
+    assert table.to_interchange("01") == "creditCode"
+    assert table.to_native("creditCode") == "01"
+
+
+def test_to_zoned_tries_listed_formats_in_order() -> None:
+    """Local times in listed formats become xs:dateTime with the +08:00 offset."""
+    formats = ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.S", "yyyy年MM月dd日"]
+
+    assert to_zoned("2024-03-04 09:25:31.0", formats, "Asia/Shanghai") == "2024-03-04T09:25:31+08:00"
+    assert to_zoned("2004年10月18日", formats, "Asia/Shanghai") == "2004-10-18T00:00:00+08:00"
+    with pytest.raises(ValueError):
+        to_zoned("2024/03/04 09:25:31", formats, "Asia/Shanghai")
+
+
+def test_from_zoned_converts_other_offsets_to_local_time() -> None:
+    """A UTC instant is written as Asia/Shanghai local time; a zone-less one is refused."""
+    assert from_zoned("2024-03-04T17:30:00Z", "yyyy-MM-dd HH:mm:ss", "Asia/Shanghai") == "2024-03-05 01:30:00"
+    assert from_zoned("2024-03-05T01:30:00+08:00", "yyyyMMdd", "Asia/Shanghai") == "20240305"
+    with pytest.raises(ValueError):
+        from_zoned("2024-03-05T01:30:00", "yyyy-MM-dd HH:mm:ss", "Asia/Shanghai")
+
+
+def test_halfwidth_split_join() -> None:
+    """Full-width digits and ideographic spaces become ASCII; split and join round-trip."""
+    assert halfwidth("３７０９９９\u3000Ａ１") == "370999 A1"
+    assert split("申请书;监测报告; ;", ";") == ["申请书", "监测报告"]
+    assert join(["申请书", "", "监测报告"], ";", trailing=True) == "申请书;监测报告;"
+    assert join([], ";", trailing=True) == ""
+
+
+def test_code_table_both_ways() -> None:
+    """Going back, the first native code wins unless overridden; otherwise fills gaps."""
+    table = CodeTable("t", {"0": "window", "01": "window", "1": "online"}, {"online": "9"})
+    lenient = CodeTable("r", {"申请人撤回": "withdrawn"}, otherwise="")
+
+    assert table.to_native("window") == "0"
+    assert table.to_native("online") == "9"
+    assert table.to_interchange("01") == "window"
+    assert lenient.to_native("approved") == ""
+    with pytest.raises(KeyError):
+        table.to_interchange("7")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "masked"),
+    [
+        ("370999198506120044", "id_number", "3709**********0044"),
+        ("13800000000", "mobile", "138****0000"),
+        ("周测试", "name", "周**"),
+        ("王", "name", "*"),
+        ("", "mobile", ""),
+        ("secret", "other", "******"),
+    ],
+)
+def test_mask(value: str, kind: str, masked: str) -> None:
+    """mask hides the identifying middle of personal values, keeping their length."""
+    assert mask(value, kind) == masked
