@@ -17,15 +17,103 @@ XSD_DIR = schemas_dir() / "interchange" / "1"
 XS = "{http://www.w3.org/2001/XMLSchema}"
 
 JAVA_CSHARP_RESERVED = frozenset(
-    "abstract assert boolean break byte case catch char class const continue default "
-    "do double else enum extends final finally float for goto if implements import "
-    "instanceof int interface long native new package private protected public "
-    "return short static strictfp super switch synchronized this throw throws "
-    "transient try void volatile while true false null var record yield sealed "
-    "permits as base bool checked decimal delegate event explicit extern fixed "
-    "foreach implicit in internal is lock namespace object operator out override "
-    "params readonly ref sbyte sizeof stackalloc string struct typeof uint ulong "
-    "unchecked unsafe ushort using virtual".split()
+    [
+        "abstract",
+        "assert",
+        "boolean",
+        "break",
+        "byte",
+        "case",
+        "catch",
+        "char",
+        "class",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extends",
+        "final",
+        "finally",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "implements",
+        "import",
+        "instanceof",
+        "int",
+        "interface",
+        "long",
+        "native",
+        "new",
+        "package",
+        "private",
+        "protected",
+        "public",
+        "return",
+        "short",
+        "static",
+        "strictfp",
+        "super",
+        "switch",
+        "synchronized",
+        "this",
+        "throw",
+        "throws",
+        "transient",
+        "try",
+        "void",
+        "volatile",
+        "while",
+        "true",
+        "false",
+        "null",
+        "var",
+        "record",
+        "yield",
+        "sealed",
+        "permits",
+        "as",
+        "base",
+        "bool",
+        "checked",
+        "decimal",
+        "delegate",
+        "event",
+        "explicit",
+        "extern",
+        "fixed",
+        "foreach",
+        "implicit",
+        "in",
+        "internal",
+        "is",
+        "lock",
+        "namespace",
+        "object",
+        "operator",
+        "out",
+        "override",
+        "params",
+        "readonly",
+        "ref",
+        "sbyte",
+        "sizeof",
+        "stackalloc",
+        "string",
+        "struct",
+        "typeof",
+        "uint",
+        "ulong",
+        "unchecked",
+        "unsafe",
+        "ushort",
+        "using",
+        "virtual",
+    ]
 )
 
 
@@ -57,7 +145,11 @@ def test_zoneless_time_names_field_and_record(interchange: Interchange) -> None:
         interchange.validate(case, system="portal", record="WS1")
 
     error = caught.value
-    assert (error.system, error.record, error.field) == ("portal", "WS1", "/case/submitTime")
+    assert (error.system, error.record, error.field) == (
+        "portal",
+        "WS1",
+        "/case/submitTime",
+    )
     assert "2024-03-04T16:20:11" in error.message
 
 
@@ -107,7 +199,9 @@ def test_foreign_root_is_refused(interchange: Interchange) -> None:
     assert caught.value.system == "oa"
 
 
-def test_set_case_number_inserts_first_and_stays_valid(interchange: Interchange) -> None:
+def test_set_case_number_inserts_first_and_stays_valid(
+    interchange: Interchange,
+) -> None:
     """set_case_number puts caseNumber at its schema position, then replaces it."""
     case = etree.parse(str(EXAMPLES / "case.xml")).getroot()
     case.remove(case.find(qname("caseNumber")))
@@ -171,13 +265,18 @@ def test_schema_conventions(name: str) -> None:
 
     patterns = [p.get("value") for p in tree.iter(f"{XS}pattern")]
     plain_times = [
-        e.get("name") for e in tree.iter(f"{XS}element") if e.get("type") == "xs:dateTime"
+        e.get("name")
+        for e in tree.iter(f"{XS}element")
+        if e.get("type") == "xs:dateTime"
     ]
     undocumented = [
         node.get("name")
         for node in tree.iter(f"{XS}element", f"{XS}simpleType", f"{XS}complexType")
         if node.get("name")
-        and {d.get("{http://www.w3.org/XML/1998/namespace}lang") for d in node.iterfind(f"{XS}annotation/{XS}documentation")}
+        and {
+            d.get("{http://www.w3.org/XML/1998/namespace}lang")
+            for d in node.iterfind(f"{XS}annotation/{XS}documentation")
+        }
         != {"zh", "en"}
     ]
 
@@ -192,7 +291,9 @@ def test_code_tables_annotate_every_value() -> None:
     tree = etree.parse(str(XSD_DIR / "common.xsd"))
 
     values = list(tree.iter(f"{XS}enumeration"))
-    glossed = [v for v in values if len(v.findall(f"{XS}annotation/{XS}documentation")) == 2]
+    glossed = [
+        v for v in values if len(v.findall(f"{XS}annotation/{XS}documentation")) == 2
+    ]
 
     assert len(values) > 20
     assert glossed == values

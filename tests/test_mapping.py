@@ -62,12 +62,17 @@ def test_there_is_a_sample_for_every_kind(hbj: BureauMapping) -> None:
     kinds = {
         (system, direction, kind)
         for system, mapping in hbj.systems.items()
-        for direction, specs in (("inbound", mapping.inbound), ("outbound", mapping.outbound))
+        for direction, specs in (
+            ("inbound", mapping.inbound),
+            ("outbound", mapping.outbound),
+        )
         for kind in specs
     }
     sampled = set()
     for name in SAMPLE_NAMES:
-        meta = yaml.safe_load((SAMPLES / name / "sample.yaml").read_text(encoding="utf-8"))
+        meta = yaml.safe_load(
+            (SAMPLES / name / "sample.yaml").read_text(encoding="utf-8")
+        )
         sampled.add((meta["system"], meta["direction"], meta["kind"]))
 
     assert kinds - sampled == set()
@@ -92,7 +97,7 @@ def test_online_case_has_no_number_until_registered(hbj: BureauMapping) -> None:
 
 
 def test_invalid_record_raises_validation_error(hbj: BureauMapping) -> None:
-    """A native value the schema refuses gives ValidationError with system/record/field."""
+    """A value the schema refuses is a ValidationError with system, record, field."""
     record = _sample_input("center-window-case")
     record.find("XZQHDM").text = "3709"
 
@@ -100,11 +105,15 @@ def test_invalid_record_raises_validation_error(hbj: BureauMapping) -> None:
         hbj.inbound("center", "windowCase", record)
 
     error = caught.value
-    assert (error.system, error.record, error.field) == ("center", "0999240000123", "/case/region")
+    assert (error.system, error.record, error.field) == (
+        "center",
+        "0999240000123",
+        "/case/region",
+    )
 
 
 def test_missing_required_value_names_native_field_and_line(hbj: BureauMapping) -> None:
-    """A missing required native value gives MappingError with the mapping's file:line."""
+    """A missing required native value is a MappingError naming file:line."""
     record = _sample_input("center-window-case")
     record.remove(record.find("SXBM"))
     line = _line_of(HBJ / "center.yaml", "matter/code: {from: SXBM")
@@ -113,7 +122,11 @@ def test_missing_required_value_names_native_field_and_line(hbj: BureauMapping) 
         hbj.inbound("center", "windowCase", record)
 
     error = caught.value
-    assert (error.system, error.record, error.field) == ("center", "0999240000123", "SXBM")
+    assert (error.system, error.record, error.field) == (
+        "center",
+        "0999240000123",
+        "SXBM",
+    )
     assert f"center.yaml:{line}" in error.message
 
 
@@ -174,11 +187,34 @@ def test_personal_fields_are_classified(hbj: BureauMapping) -> None:
 @pytest.mark.parametrize(
     ("edit", "needle", "message"),
     [
-        (("matter/name: {from: SXMC", "matter/nmae: {frm: SXMC"), "matter/nmae", "unknown key 'frm'"),
-        (("code: applicantKind, required", "code: nosuchTable, required"), "nosuchTable", "unknown code table"),
-        (('date: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.S"]\n', 'date: ["dd.MM.yyyy"]\n'), "dd.MM.yyyy", "unknown date format"),
-        (("  acceptanceStatus:", "  applicantKind:"), "  applicantKind:", "appears twice"),
-        (("personal: id_number", "personal: passport"), "personal: passport", "personal must be"),
+        (
+            ("matter/name: {from: SXMC", "matter/nmae: {frm: SXMC"),
+            "matter/nmae",
+            "unknown key 'frm'",
+        ),
+        (
+            ("code: applicantKind, required", "code: nosuchTable, required"),
+            "nosuchTable",
+            "unknown code table",
+        ),
+        (
+            (
+                'date: ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.S"]\n',
+                'date: ["dd.MM.yyyy"]\n',
+            ),
+            "dd.MM.yyyy",
+            "unknown date format",
+        ),
+        (
+            ("  acceptanceStatus:", "  applicantKind:"),
+            "  applicantKind:",
+            "appears twice",
+        ),
+        (
+            ("personal: id_number", "personal: passport"),
+            "personal: passport",
+            "personal must be",
+        ),
     ],
 )
 def test_broken_mapping_file_reports_file_and_line(
@@ -187,7 +223,9 @@ def test_broken_mapping_file_reports_file_and_line(
     """Each kind of mistake in a mapping file is a ConfigError naming file:line."""
     folder = _copy_bureau(tmp_path)
     path = folder / "center.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8"
+    )
     line = _line_of(path, needle.splitlines()[0])
 
     with pytest.raises(ConfigError) as caught:
@@ -200,7 +238,9 @@ def test_broken_mapping_file_reports_file_and_line(
 def test_yaml_syntax_error_reports_line(tmp_path: Path) -> None:
     """A file that is not YAML at all is a ConfigError with the line of the problem."""
     folder = _copy_bureau(tmp_path)
-    (folder / "oa.yaml").write_text("system: oa\nbureau: hbj\ncodes: [unclosed\n", encoding="utf-8")
+    (folder / "oa.yaml").write_text(
+        "system: oa\nbureau: hbj\ncodes: [unclosed\n", encoding="utf-8"
+    )
 
     with pytest.raises(ConfigError) as caught:
         load_bureau("hbj", tmp_path)
@@ -228,22 +268,34 @@ def test_to_zoned_tries_listed_formats_in_order() -> None:
     """Local times in listed formats become xs:dateTime with the +08:00 offset."""
     formats = ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.S", "yyyy年MM月dd日"]
 
-    assert to_zoned("2024-03-04 09:25:31.0", formats, "Asia/Shanghai") == "2024-03-04T09:25:31+08:00"
-    assert to_zoned("2004年10月18日", formats, "Asia/Shanghai") == "2004-10-18T00:00:00+08:00"
+    assert (
+        to_zoned("2024-03-04 09:25:31.0", formats, "Asia/Shanghai")
+        == "2024-03-04T09:25:31+08:00"
+    )
+    assert (
+        to_zoned("2004年10月18日", formats, "Asia/Shanghai")
+        == "2004-10-18T00:00:00+08:00"
+    )
     with pytest.raises(ValueError):
         to_zoned("2024/03/04 09:25:31", formats, "Asia/Shanghai")
 
 
 def test_from_zoned_converts_other_offsets_to_local_time() -> None:
-    """A UTC instant is written as Asia/Shanghai local time; a zone-less one is refused."""
-    assert from_zoned("2024-03-04T17:30:00Z", "yyyy-MM-dd HH:mm:ss", "Asia/Shanghai") == "2024-03-05 01:30:00"
-    assert from_zoned("2024-03-05T01:30:00+08:00", "yyyyMMdd", "Asia/Shanghai") == "20240305"
+    """A UTC instant is written as Shanghai local time; a zone-less one is refused."""
+    assert (
+        from_zoned("2024-03-04T17:30:00Z", "yyyy-MM-dd HH:mm:ss", "Asia/Shanghai")
+        == "2024-03-05 01:30:00"
+    )
+    assert (
+        from_zoned("2024-03-05T01:30:00+08:00", "yyyyMMdd", "Asia/Shanghai")
+        == "20240305"
+    )
     with pytest.raises(ValueError):
         from_zoned("2024-03-05T01:30:00", "yyyy-MM-dd HH:mm:ss", "Asia/Shanghai")
 
 
 def test_halfwidth_split_join() -> None:
-    """Full-width digits and ideographic spaces become ASCII; split and join round-trip."""
+    """Full-width forms and ideographic spaces become ASCII; split and join work."""
     assert halfwidth("３７０９９９\u3000Ａ１") == "370999 A1"
     assert split("申请书;监测报告; ;", ";") == ["申请书", "监测报告"]
     assert join(["申请书", "", "监测报告"], ";", trailing=True) == "申请书;监测报告;"
@@ -251,8 +303,10 @@ def test_halfwidth_split_join() -> None:
 
 
 def test_code_table_both_ways() -> None:
-    """Going back, the first native code wins unless overridden; otherwise fills gaps."""
-    table = CodeTable("t", {"0": "window", "01": "window", "1": "online"}, {"online": "9"})
+    """Going back the first native code wins unless overridden; otherwise fills gaps."""
+    table = CodeTable(
+        "t", {"0": "window", "01": "window", "1": "online"}, {"online": "9"}
+    )
     lenient = CodeTable("r", {"申请人撤回": "withdrawn"}, otherwise="")
 
     assert table.to_native("window") == "0"

@@ -27,7 +27,7 @@ def get(element: etree._Element, path: str) -> str:
     found = element.find(ns_path(path))
     if found is None or found.text is None:
         return ""
-    return found.text.strip()
+    return str(found.text).strip()
 
 
 def get_all(element: etree._Element, path: str) -> list[str]:

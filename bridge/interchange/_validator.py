@@ -46,10 +46,10 @@ class Interchange:
                 f"{', '.join(KINDS)} in {NS}",
                 field="/",
             )
-        return qname.localname
+        return str(qname.localname)
 
     def validate(self, element: etree._Element, *, system: str, record: str) -> None:
-        """Raise ValidationError naming the first bad node unless ``element`` is valid."""
+        """Raise ValidationError naming the first bad node of an invalid ``element``."""
         try:
             kind = self.kind_of(element)
         except ValidationError as exc:
@@ -130,7 +130,10 @@ def _reorder(element: etree._Element, declaration: xmlschema.XsdElement) -> None
     if content is None or not hasattr(content, "iter_elements"):
         return
 
-    order = {child.name: (index, child) for index, child in enumerate(content.iter_elements())}
+    order = {
+        child.name: (index, child)
+        for index, child in enumerate(content.iter_elements())
+    }
     children = list(element)
     children.sort(key=lambda child: order.get(child.tag, (len(order), None))[0])
     for child in children:

@@ -61,7 +61,9 @@ def load_bureau(
     for path in files:
         mapping = read_mapping_file(path)
         if mapping.bureau != bureau:
-            raise ConfigError(f"{path}:1: bureau is {mapping.bureau!r}, expected {bureau!r}")
+            raise ConfigError(
+                f"{path}:1: bureau is {mapping.bureau!r}, expected {bureau!r}"
+            )
         if mapping.system in systems:
             raise ConfigError(f"{path}:1: system {mapping.system!r} is mapped twice")
         systems[mapping.system] = mapping
@@ -91,7 +93,9 @@ class BureauMapping:
         mapping = self._system(system)
         spec = mapping.inbound.get(kind)
         if spec is None:
-            raise MappingError(f"{mapping.path}: no inbound kind {kind!r}", system=system)
+            raise MappingError(
+                f"{mapping.path}: no inbound kind {kind!r}", system=system
+            )
 
         native = _without_namespaces(native)
         keys = _native_reader(native, native)(spec.record) if spec.record else []
@@ -108,10 +112,14 @@ class BureauMapping:
         mapping = self._system(system)
         spec = mapping.outbound.get(kind)
         if spec is None:
-            raise MappingError(f"{mapping.path}: no outbound kind {kind!r}", system=system)
+            raise MappingError(
+                f"{mapping.path}: no outbound kind {kind!r}", system=system
+            )
 
         read = _interchange_reader(docs, None)
-        record = next((value for path in spec.record for value in read(path) if value), "")
+        record = next(
+            (value for path in spec.record for value in read(path) if value), ""
+        )
         run = _Run(mapping, kind, record, inbound=False)
         return _native_message(run, spec, docs)
 
@@ -138,7 +146,9 @@ class BureauMapping:
     ) -> dict[str, list[etree._Element]]:
         produced: dict[str, list[etree._Element]] = {}
         for doc_spec in spec.documents:
-            contexts = native.findall(doc_spec.each.lstrip("/")) if doc_spec.each else [native]
+            contexts = (
+                native.findall(doc_spec.each.lstrip("/")) if doc_spec.each else [native]
+            )
             wanted = doc_spec.when is None or _holds(doc_spec.when, native)
             documents = []
             for context in contexts if wanted else []:
@@ -147,7 +157,9 @@ class BureauMapping:
                 _fill(run, document, doc_spec.fields, read, interchange_target=True)
                 _fill_lists(run, document, doc_spec.lists, context, native)
                 self.interchange.normalise(document)
-                self.interchange.validate(document, system=run.mapping.system, record=run.record)
+                self.interchange.validate(
+                    document, system=run.mapping.system, record=run.record
+                )
                 documents.append(document)
             produced[doc_spec.name] = documents
         return produced
@@ -162,9 +174,13 @@ def _native_message(
         _fill(run, root, spec.fields, read, interchange_target=False)
         for list_spec in spec.lists:
             for item in _interchange_items(docs, list_spec.over):
-                element = _ensure(root, list_spec.target, interchange=False, new_last=True)
+                element = _ensure(
+                    root, list_spec.target, interchange=False, new_last=True
+                )
                 item_read = _interchange_reader(docs, item)
-                _fill(run, element, list_spec.fields, item_read, interchange_target=False)
+                _fill(
+                    run, element, list_spec.fields, item_read, interchange_target=False
+                )
 
     params = {}
     for param in spec.params:
@@ -199,8 +215,16 @@ def _fill_lists(
     for list_spec in lists:
         base = native if list_spec.over.startswith("/") else context
         for item in base.findall(list_spec.over.lstrip("/")):
-            element = _ensure(document, list_spec.target, interchange=True, new_last=True)
-            _fill(run, element, list_spec.fields, _native_reader(item, native), interchange_target=True)
+            element = _ensure(
+                document, list_spec.target, interchange=True, new_last=True
+            )
+            _fill(
+                run,
+                element,
+                list_spec.fields,
+                _native_reader(item, native),
+                interchange_target=True,
+            )
 
 
 def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
@@ -214,7 +238,11 @@ def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
         picked = [join(cleaned, spec.join, spec.join_trailing)]
     else:
         picked = [value for value in cleaned if value][:1]
-    parts = [p for value in picked for p in (split(value, spec.split) if spec.split else [value])]
+    parts = [
+        p
+        for value in picked
+        for p in (split(value, spec.split) if spec.split else [value])
+    ]
 
     converted = [_code_and_date(run, spec, value) for value in parts if value]
     if not converted and spec.default:
@@ -235,9 +263,13 @@ def _code_and_date(run: _Run, spec: FieldSpec, value: str) -> str:
     if spec.code is not None:
         table = run.mapping.codes[spec.code]
         try:
-            value = table.to_interchange(value) if run.inbound else table.to_native(value)
+            value = (
+                table.to_interchange(value) if run.inbound else table.to_native(value)
+            )
         except KeyError:
-            raise _error(run, spec, f"code {_shown(spec, value)} is not in table {spec.code!r}") from None
+            raise _error(
+                run, spec, f"code {_shown(spec, value)} is not in table {spec.code!r}"
+            ) from None
 
     if spec.dates:
         zone = run.mapping.zone
@@ -247,8 +279,12 @@ def _code_and_date(run: _Run, spec: FieldSpec, value: str) -> str:
             else:
                 value = from_zoned(value, spec.dates[0], zone)
         except ValueError:
-            expected = ", ".join(spec.dates) if run.inbound else "xs:dateTime with an offset"
-            raise _error(run, spec, f"time {_shown(spec, value)} is not {expected}") from None
+            expected = (
+                ", ".join(spec.dates) if run.inbound else "xs:dateTime with an offset"
+            )
+            raise _error(
+                run, spec, f"time {_shown(spec, value)} is not {expected}"
+            ) from None
     return value
 
 
@@ -294,7 +330,9 @@ def _interchange_reader(
     return read
 
 
-def _interchange_items(docs: dict[str, etree._Element], path: str) -> list[etree._Element]:
+def _interchange_items(
+    docs: dict[str, etree._Element], path: str
+) -> list[etree._Element]:
     name, _, rest = path.lstrip("/").partition("/")
     document = docs.get(name)
     if document is None:
@@ -309,10 +347,16 @@ def _split_attribute(path: str) -> tuple[str, str | None]:
     return path, None
 
 
-def _write(element: etree._Element, path: str, values: list[str], *, interchange: bool) -> None:
+def _write(
+    element: etree._Element, path: str, values: list[str], *, interchange: bool
+) -> None:
     elements_path, attribute = _split_attribute(path)
     if attribute:
-        target = _ensure(element, elements_path, interchange=interchange) if elements_path else element
+        target = (
+            _ensure(element, elements_path, interchange=interchange)
+            if elements_path
+            else element
+        )
         target.set(attribute, values[0])
         return
 
@@ -333,7 +377,9 @@ def _ensure(
         tag, attributes = _parse_step(step)
         tag = qname(tag) if interchange else tag
         last = index == len(steps) - 1
-        found = None if (last and new_last) else _matching_child(current, tag, attributes)
+        found = (
+            None if (last and new_last) else _matching_child(current, tag, attributes)
+        )
         if found is None:
             found = etree.SubElement(current, tag, attributes)
         current = found
@@ -372,7 +418,9 @@ def _all_fields(mapping: SystemMapping) -> list[FieldSpec]:
     fields: list[FieldSpec] = []
     for inbound in mapping.inbound.values():
         for document in inbound.documents:
-            fields += document.fields + [f for lst in document.lists for f in lst.fields]
+            fields += document.fields + [
+                f for lst in document.lists for f in lst.fields
+            ]
     for outbound in mapping.outbound.values():
         fields += outbound.fields + outbound.params
         fields += [f for lst in outbound.lists for f in lst.fields]

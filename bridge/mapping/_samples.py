@@ -17,7 +17,10 @@ from bridge.mapping._engine import BureauMapping
 from bridge.mapping._yaml import YList, YMap, load_yaml
 
 _PARSER = etree.XMLParser(
-    remove_blank_text=True, remove_comments=True, resolve_entities=False, no_network=True
+    remove_blank_text=True,
+    remove_comments=True,
+    resolve_entities=False,
+    no_network=True,
 )
 
 
@@ -45,8 +48,12 @@ def run_samples(mapping: BureauMapping, samples_dir: Path) -> list[SampleResult]
 def canonical(element: etree._Element) -> str:
     """``element`` as canonical XML without blank text or comments."""
     reparsed = etree.fromstring(etree.tostring(element), _PARSER)
-    return etree.canonicalize(
-        etree.tostring(reparsed).decode("utf-8"), rewrite_prefixes=True, strip_text=True
+    return str(
+        etree.canonicalize(
+            etree.tostring(reparsed).decode("utf-8"),
+            rewrite_prefixes=True,
+            strip_text=True,
+        )
     )
 
 
@@ -86,9 +93,9 @@ def _outbound(mapping: BureauMapping, folder: Path, meta: YMap) -> str:
     expected_file = folder / "expected.xml"
     if expected_file.exists() != (message.root is not None):
         return "expected.xml and the produced root disagree on whether there is one"
-    if message.root is not None:
-        if canonical(message.root) != canonical(_parse(expected_file)):
-            return f"expected.xml differs:\n{_pretty(message.root)}"
+    root = message.root
+    if root is not None and canonical(root) != canonical(_parse(expected_file)):
+        return f"expected.xml differs:\n{_pretty(root)}"
 
     params = {str(key): str(value) for key, value in meta.get("params", YMap()).items()}
     if message.params != params:
@@ -104,4 +111,4 @@ def _parse(path: Path) -> etree._Element:
 
 
 def _pretty(element: etree._Element) -> str:
-    return etree.tostring(element, pretty_print=True, encoding="unicode")
+    return str(etree.tostring(element, pretty_print=True, encoding="unicode"))

@@ -138,7 +138,9 @@ def read_mapping_file(path: Path) -> SystemMapping:
         mapping.inbound[kind] = _inbound(kind, _as_map(body, inbound.at(kind)), codes)
     outbound = _optional_map(data, "outbound")
     for kind, body in outbound.items():
-        mapping.outbound[kind] = _outbound(kind, _as_map(body, outbound.at(kind)), codes)
+        mapping.outbound[kind] = _outbound(
+            kind, _as_map(body, outbound.at(kind)), codes
+        )
     return mapping
 
 
@@ -219,7 +221,9 @@ def _field(target: str, raw: Any, where: str, codes: dict[str, CodeTable]) -> Fi
     body = _as_map(raw, where)
     _only(body, FIELD_KEYS)
     if ("from" in body) == ("constant" in body):
-        raise ConfigError(f"{where}: field {target!r} needs exactly one of from, constant")
+        raise ConfigError(
+            f"{where}: field {target!r} needs exactly one of from, constant"
+        )
 
     spec = FieldSpec(target, where)
     if "from" in body:
@@ -269,7 +273,9 @@ def _read_dates(body: YMap, spec: FieldSpec) -> None:
     for name in formats:
         if name not in DATE_FORMATS:
             known = ", ".join(DATE_FORMATS)
-            raise ConfigError(f"{body.at('date')}: unknown date format {name!r}; known: {known}")
+            raise ConfigError(
+                f"{body.at('date')}: unknown date format {name!r}; known: {known}"
+            )
     spec.dates = formats
 
 
@@ -317,14 +323,17 @@ def _condition(body: YMap, key: str) -> Condition | None:
     values = raw.get("in")
     if not isinstance(values, list):
         raise ConfigError(f"{raw.where}: {key} needs a list under 'in'")
-    return Condition(_native_path(_text(raw, "path")), [str(v) for v in values], raw.where)
+    return Condition(
+        _native_path(_text(raw, "path")), [str(v) for v in values], raw.where
+    )
 
 
 def _check_target(target: str, where: str, native: bool) -> None:
     steps = target.split("/")
     if native:
-        ok = all(_NATIVE_STEP.fullmatch(step) for step in steps[:-1]) and (
-            _NATIVE_STEP.fullmatch(steps[-1]) or _ATTRIBUTE_STEP.fullmatch(steps[-1])
+        last = steps[-1]
+        ok = all(_NATIVE_STEP.fullmatch(step) for step in steps[:-1]) and bool(
+            _NATIVE_STEP.fullmatch(last) or _ATTRIBUTE_STEP.fullmatch(last)
         )
     else:
         ok = all(_SIMPLE_STEP.fullmatch(step) for step in steps)
