@@ -1,0 +1,322 @@
+"""The OA adapter: SeeYon A8 integration services, only the contract's operations.
+
+Talks SOAP 1.2 to the ``…HttpSoap12Endpoint/`` of each service through the
+bundled WSDLs (bridge/wsdl/seeyon/), one pooled session for all of them. The
+token is fetched lazily; when the OA says it is invalid (a typed fault, a
+generic fault naming the token, or a launch answer with the token message)
+the adapter logs in again once and repeats the call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import zeep
+import zeep.exceptions
+from lxml import etree
+from urllib3 import encode_multipart_formdata
+
+from bridge.adapters.transport import make_transport, translate
+from bridge.errors import (
+    BridgeError,
+    ConfigError,
+    ProtocolError,
+    RejectedError,
+    TokenExpiredError,
+)
+from bridge.paths import WSDL_DIR
+from bridge.xmlutil import parse_xml
+
+SYSTEM = "oa"
+WSDL_TNS = "www.seeyon.com"
+LAUNCH = "launchFormCollaboration"
+
+#: getFlowState codes (SeeYon REST numbers, a default until a real A8 confirms)
+DEFAULT_STATE_CODES: dict[int, str] = {
+    1: "draft",
+    3: "sent",
+    4: "partly_done",
+    5: "revoked",
+    6: "stepped_back",
+    7: "taken_back",
+    15: "terminated",
+    0: "finished",
+}
+
+#: how an answer says the token is no longer valid, in any of the three channels
+TOKEN_INVALID = re.compile(r"token|令牌", re.IGNORECASE)
+
+log = structlog.get_logger()
+
+
+class OaAdapter:
+    """Client of a SeeYon A8 (or the OA simulator) for one interface account."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        sender_login: str = "service-admin",
+        state_codes: dict[int, str] | None = None,
+        timeout: float = 10,
+        deadline: float = 30,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.username = username
+        self._password = password
+        self.sender_login = sender_login
+        self.state_codes = dict(state_codes or DEFAULT_STATE_CODES)
+        self._transport = make_transport(SYSTEM, timeout, deadline)
+        self._services: dict[str, Any] = {}
+        self._token: str | None = None
+        self._lock = threading.RLock()
+
+    # -- public operations ------------------------------------------------------
+
+    def launch(
+        self,
+        template_code: str,
+        subject: str,
+        form_xml: str,
+        attachment_ids: list[int] | None = None,
+        *,
+        record: str | None = None,
+    ) -> int:
+        """Start and send a form flow; return its flow id (often negative)."""
+        answer = self._call(
+            "BPMService",
+            LAUNCH,
+            record=record,
+            senderLoginName=self.sender_login,
+            templateCode=template_code,
+            subject=subject,
+            data=form_xml,
+            attachments=list(attachment_ids or []),
+            param="0",
+        )
+        _check_response(answer, LAUNCH, record)
+        if answer.result is None:
+            raise ProtocolError(
+                "launch answer has no result", system=SYSTEM, operation=LAUNCH, record=record
+            )
+        return int(answer.result)
+
+    def upload(self, file_name: str, content: bytes, media_type: str) -> int:
+        """Upload one file through the upload servlet; return the attachment id."""
+        body, content_type = encode_multipart_formdata(
+            {"file": (file_name, content, media_type)}
+        )
+        headers = {"Content-Type": content_type}
+
+        def send(token: str) -> Any:
+            address = (
+                f"{self.url}/seeyon/uploadService.do?method=processUploadService"
+                f"&token={token}&senderLoginName={self.sender_login}"
+            )
+            return self._transport.post(address, body, headers)
+
+        response = self._with_token("upload", send, record=file_name)
+        text = response.content.decode("utf-8", errors="replace").strip()
+        if not re.fullmatch(r"-?\d+", text) or text == "-1":
+            raise ProtocolError(
+                "upload answer is not an attachment id",
+                system=SYSTEM,
+                operation="upload",
+                record=file_name,
+                detail=text[:200],
+            )
+        return int(text)
+
+    def flow_state(self, flow_id: int) -> int:
+        """The flow's state code (see ``state_codes`` for its meaning)."""
+        state = self._call("BPMService", "getFlowState", record=str(flow_id), flowId=flow_id)
+        if state is None:
+            raise ProtocolError(
+                "getFlowState answered no state", system=SYSTEM, record=str(flow_id)
+            )
+        if int(state) not in self.state_codes:
+            log.warning("oa.state_unknown", flow_id=flow_id, state=int(state))
+        return int(state)
+
+    def state_name(self, state: int) -> str:
+        """The configured meaning of a state code, or ``unknown``."""
+        return self.state_codes.get(state, "unknown")
+
+    def list_flow_ids(
+        self, begin: str, end: str, template_codes: list[str] | None = None
+    ) -> list[int]:
+        """Flow ids in a ``yyyy-MM-dd HH:mm:ss`` window, optionally per template."""
+        if template_codes:
+            ids = self._call(
+                "BPMService",
+                "getFormCollIdsByDateTime",
+                templateCode=list(template_codes),
+                beginDateTime=begin,
+                endDateTime=end,
+            )
+        else:
+            ids = self._call(
+                "BPMService",
+                "getAllFormCollIdsByDateTime",
+                beginDateTime=begin,
+                endDateTime=end,
+            )
+        return [int(flow_id) for flow_id in ids or []]
+
+    def export_flow(self, flow_id: int) -> etree._Element:
+        """The flow's exported document (form data and processing record), parsed."""
+        text = self._call("documentService", "exportFlow", record=str(flow_id), flowId=flow_id)
+        if not text:
+            raise ProtocolError(
+                "exportFlow answered no document",
+                system=SYSTEM,
+                operation="exportFlow",
+                record=str(flow_id),
+            )
+        return parse_xml(text, system=SYSTEM)
+
+    def notify(self, login_names: list[str], content: str) -> None:
+        """Send an OA message to the given accounts."""
+        operation = "sendMessageByLoginName"
+        answer = self._call(
+            "messageService", operation, loginNames=list(login_names), content=content, url=[]
+        )
+        _check_response(answer, operation, None)
+
+    # -- token and calls ------------------------------------------------------------
+
+    def _call(
+        self, service: str, operation: str, *, record: str | None = None, **kwargs: Any
+    ) -> Any:
+        """One SOAP call with the token, re-authenticating once if told to."""
+        proxy = self._service(service)
+
+        def send(token: str) -> Any:
+            return getattr(proxy, operation)(token=token, **kwargs)
+
+        return self._with_token(operation, send, record=record)
+
+    def _with_token(
+        self, operation: str, send: Callable[[str], Any], *, record: str | None
+    ) -> Any:
+        for attempt in (1, 2):
+            token = self._ensure_token()
+            started = time.monotonic()
+            try:
+                answer = send(token)
+                refused = _answer_refuses_token(answer)
+            except Exception as exc:  # noqa: BLE001 - translated or re-raised below
+                refused = _error_refuses_token(exc)
+                if not refused:
+                    raise _with_service_code(
+                        translate(exc, SYSTEM, operation, record), exc
+                    ) from exc
+            if not refused:
+                ms = round((time.monotonic() - started) * 1000)
+                log.info("oa.call", operation=operation, record=record, ms=ms)
+                return answer
+            self._forget_token(token)
+            log.warning("oa.token_refused", operation=operation, attempt=attempt)
+        raise TokenExpiredError(
+            "OA refused a fresh token", system=SYSTEM, operation=operation, record=record
+        )
+
+    def _ensure_token(self) -> str:
+        with self._lock:
+            if self._token is None:
+                self._token = self._authenticate()
+            return self._token
+
+    def _forget_token(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def _authenticate(self) -> str:
+        refused = ConfigError(
+            f"OA refused the login of account {self.username}",
+            system=SYSTEM,
+            operation="authenticate",
+        )
+        try:
+            answer = self._service("authorityService").authenticate(
+                userName=self.username, password=self._password
+            )
+        except zeep.exceptions.Fault as fault:
+            if fault.detail is None:
+                raise translate(fault, SYSTEM, "authenticate") from fault
+            refused.fault_text = str(fault.message or "")
+            raise refused from fault
+        except Exception as exc:  # noqa: BLE001 - the one translation point
+            raise translate(exc, SYSTEM, "authenticate") from exc
+        token = getattr(answer, "id", None) if answer is not None else None
+        if not token or token.strip() == "-1":
+            raise refused
+        log.info("oa.authenticated", account=self.username)
+        return str(token).strip()
+
+    def _service(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._services:
+                wsdl = WSDL_DIR / "seeyon" / f"{name}.wsdl"
+                client = zeep.Client(str(wsdl), transport=self._transport)
+                binding = f"{{{WSDL_TNS}}}{name}Soap12Binding"
+                address = f"{self.url}/seeyon/services/{name}.{name}HttpSoap12Endpoint/"
+                self._services[name] = client.create_service(binding, address)
+            return self._services[name]
+
+
+def _fault_texts(fault: zeep.exceptions.Fault) -> list[str]:
+    texts = [str(fault.message or "")]
+    if fault.detail is not None:
+        texts += [str(el.text or "") for el in fault.detail.iter("{*}message")]
+    return texts
+
+
+def _error_refuses_token(exc: BaseException) -> bool:
+    """A fault naming the token, or the upload servlet's 401."""
+    if isinstance(exc, zeep.exceptions.Fault):
+        return any(TOKEN_INVALID.search(text) for text in _fault_texts(exc))
+    return isinstance(exc, BridgeError) and exc.http_status == 401
+
+
+def _answer_refuses_token(answer: Any) -> bool:
+    """A ServiceResponse with errorNumber ≠ 0 and the token message."""
+    number = getattr(answer, "errorNumber", None)
+    message = getattr(answer, "errorMessage", None) or ""
+    return number not in (None, 0) and bool(TOKEN_INVALID.search(message))
+
+
+def _with_service_code(error: BridgeError, exc: BaseException) -> BridgeError:
+    """Put a typed ServiceException's errorNumber and message on the error."""
+    detail = getattr(exc, "detail", None)
+    if isinstance(exc, zeep.exceptions.Fault) and detail is not None:
+        number = detail.find(".//{*}ServiceException/{*}errorNumber")
+        if number is not None and number.text:
+            error.fault_code = number.text.strip()
+    return error
+
+
+def _check_response(answer: Any, operation: str, record: str | None) -> None:
+    """Raise RejectedError for a ServiceResponse whose errorNumber is not 0."""
+    number = getattr(answer, "errorNumber", None)
+    if number is None:
+        raise ProtocolError(
+            "answer has no errorNumber", system=SYSTEM, operation=operation, record=record
+        )
+    if int(number) != 0:
+        raise RejectedError(
+            "OA refused the request",
+            system=SYSTEM,
+            operation=operation,
+            record=record,
+            fault_code=str(number),
+            fault_text=answer.errorMessage,
+        )
