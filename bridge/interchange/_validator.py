@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import structlog
@@ -26,7 +27,8 @@ class Interchange:
     """The interchange schemas of version 1, ready to validate documents.
 
     lxml validates on the fast path; when a document fails, xmlschema reads it
-    again to name the first bad node and what it expected there.
+    again to name the first bad node and what it expected there. One lock
+    guards the schema objects, so an instance can be shared by threads.
     """
 
     def __init__(self, schemas_dir: Path | None = None) -> None:
@@ -34,6 +36,7 @@ class Interchange:
         self.directory = base
         self._lxml: dict[str, etree.XMLSchema] = {}
         self._detailed: dict[str, xmlschema.XMLSchema] = {}
+        self._lock = threading.Lock()
         for kind in KINDS:
             self._lxml[kind] = etree.XMLSchema(etree.parse(str(base / f"{kind}.xsd")))
 
@@ -56,11 +59,12 @@ class Interchange:
             exc.system, exc.record = system, record
             raise
 
-        if self._lxml[kind].validate(element):
-            return
+        with self._lock:
+            if self._lxml[kind].validate(element):
+                return
+            field, message = self._first_error(kind, element)
 
-        field, message = self._first_error(kind, element)
-        log.info("interchange.invalid", system=system, kind=kind, field=field)
+        log.debug("interchange.invalid", system=system, kind=kind, field=field)
         raise ValidationError(
             f"{kind} is not valid: {message}", system=system, record=record, field=field
         )
@@ -68,8 +72,9 @@ class Interchange:
     def normalise(self, element: etree._Element) -> None:
         """Put the children of ``element`` in the order its schema declares."""
         kind = self.kind_of(element)
-        declaration = self._xmlschema(kind).elements[kind]
-        _reorder(element, declaration)
+        with self._lock:
+            declaration = self._xmlschema(kind).elements[kind]
+            _reorder(element, declaration)
 
     def _xmlschema(self, kind: str) -> xmlschema.XMLSchema:
         if kind not in self._detailed:
