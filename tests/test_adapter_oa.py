@@ -71,7 +71,9 @@ def test_launch_returns_flow_id_and_state(sim: OaSimulator, oa: OaAdapter) -> No
     assert [(f["flow_id"], f["case_key"]) for f in stored] == [(flow_id, "AD-1")]
 
 
-def test_list_flow_ids_with_and_without_templates(sim: OaSimulator, oa: OaAdapter) -> None:
+def test_list_flow_ids_with_and_without_templates(
+    sim: OaSimulator, oa: OaAdapter
+) -> None:
     """list_flow_ids lists by window, and by template codes when given."""
     one = oa.launch("HBJ_SX01", "a", form("AD-2"))
     two = oa.launch("HBJ_SX05", "b", form("AD-3"))
@@ -146,7 +148,9 @@ def test_unknown_flow_state_is_typed_rejection(oa: OaAdapter) -> None:
     assert unknown.value.record == "-12345"
 
 
-def test_typed_token_fault_reauthenticates_once(sim: OaSimulator, oa: OaAdapter) -> None:
+def test_typed_token_fault_reauthenticates_once(
+    sim: OaSimulator, oa: OaAdapter
+) -> None:
     """A typed token fault makes the adapter log in again and repeat the call."""
     flow_id = oa.launch("HBJ_SX01", "f", form("AD-7"))
     admin(sim, "DELETE", "/tokens")
@@ -164,7 +168,10 @@ def test_upload_token_refusal_reauthenticates(sim: OaSimulator, oa: OaAdapter) -
     attachment_id = oa.upload("a.txt", b"abc", "text/plain")
 
     logged = admin(sim, "GET", "/requests?operation=upload")["requests"]
-    assert [r["outcome"] for r in logged] == ["error:token", f"uploaded:{attachment_id}"]
+    assert [r["outcome"] for r in logged] == [
+        "error:token",
+        f"uploaded:{attachment_id}",
+    ]
 
 
 @pytest.mark.parametrize("shape", ["generic_fault", "error_number"])
@@ -211,8 +218,12 @@ def test_bad_login_is_config_error(sim: OaSimulator, answer: str) -> None:
 def test_http500_page_is_unavailable(sim: OaSimulator, oa: OaAdapter) -> None:
     """An injected HTML 500 page surfaces as the transient UnavailableError."""
     oa.list_flow_ids("2001-01-01", "2001-01-02")
-    admin(sim, "POST", "/faults", {"rules": [{"operation": "getFlowState",
-                                              "kind": "http500_html", "count": 1}]})
+    admin(
+        sim,
+        "POST",
+        "/faults",
+        {"rules": [{"operation": "getFlowState", "kind": "http500_html", "count": 1}]},
+    )
 
     with pytest.raises(UnavailableError):
         oa.flow_state(1)

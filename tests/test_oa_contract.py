@@ -34,16 +34,26 @@ REQUESTS: dict[str, tuple[str, list[str]]] = {
     "authenticate": (AUTH, ["userName", "password"]),
     "launchFormCollaboration": (
         FLOW,
-        ["token", "senderLoginName", "templateCode", "subject", "data",
-         "attachments*", "param", "relateDoc?"],
+        [
+            "token",
+            "senderLoginName",
+            "templateCode",
+            "subject",
+            "data",
+            "attachments*",
+            "param",
+            "relateDoc?",
+        ],
     ),
     "getFlowState": (FLOW, ["token", "flowId"]),
     "getAllFormCollIdsByDateTime": (FLOW, ["token", "beginDateTime", "endDateTime"]),
     "getAllFormCollIdsByDateTimeAndState": (
-        FLOW, ["token", "beginDateTime", "endDateTime", "state*"]
+        FLOW,
+        ["token", "beginDateTime", "endDateTime", "state*"],
     ),
     "getFormCollIdsByDateTime": (
-        FLOW, ["token", "templateCode*", "beginDateTime", "endDateTime"]
+        FLOW,
+        ["token", "templateCode*", "beginDateTime", "endDateTime"],
     ),
     "exportFlow": (DOC, ["token", "flowId"]),
     "sendMessageByLoginName": (MSG, ["token", "loginNames*", "content", "url*"]),
@@ -61,8 +71,12 @@ RETURNS: dict[str, tuple[str, list[str]]] = {
     "sendMessageByLoginName": ("complex", ["errorMessage", "errorNumber", "result"]),
 }
 
-SERVICES = {AUTH: "authorityService", FLOW: "BPMService", DOC: "documentService",
-            MSG: "messageService"}
+SERVICES = {
+    AUTH: "authorityService",
+    FLOW: "BPMService",
+    DOC: "documentService",
+    MSG: "messageService",
+}
 
 FORM = (
     '<?xml version="1.0" encoding="UTF-8"?><formExport version="2.0">'
@@ -74,8 +88,10 @@ FORM = (
 def matches(children: list[str], pattern: list[str]) -> bool:
     """True when local names follow the table entry (in order, * and ? honoured)."""
     regex = "".join(
-        f"({re.escape(p[:-1])},)*" if p.endswith("*")
-        else f"({re.escape(p[:-1])},)?" if p.endswith("?")
+        f"({re.escape(p[:-1])},)*"
+        if p.endswith("*")
+        else f"({re.escape(p[:-1])},)?"
+        if p.endswith("?")
         else f"{re.escape(p)},"
         for p in pattern
     )
@@ -106,8 +122,9 @@ class Captured:
         self.history = HistoryPlugin(maxlen=50)
         self.services: dict[str, Any] = {}
         for name in SERVICES.values():
-            client = zeep.Client(str(WSDL_DIR / "seeyon" / f"{name}.wsdl"),
-                                 plugins=[self.history])
+            client = zeep.Client(
+                str(WSDL_DIR / "seeyon" / f"{name}.wsdl"), plugins=[self.history]
+            )
             self.services[name] = client.create_service(
                 f"{{www.seeyon.com}}{name}Soap12Binding",
                 f"{url}/seeyon/services/{name}.{name}HttpSoap12Endpoint/",
@@ -125,24 +142,50 @@ class Captured:
 @pytest.fixture(scope="module")
 def captured(sim: OaSimulator) -> Captured:
     capture = Captured(sim.url)
-    token = capture.call("authorityService", "authenticate",
-                         userName="service-admin", password="123456").id
+    token = capture.call(
+        "authorityService", "authenticate", userName="service-admin", password="123456"
+    ).id
     answer = capture.call(
-        "BPMService", "launchFormCollaboration", token=token,
-        senderLoginName="service-admin", templateCode="HBJ_SX01", subject="契约",
-        data=FORM, attachments=[1, 2], param="0",
+        "BPMService",
+        "launchFormCollaboration",
+        token=token,
+        senderLoginName="service-admin",
+        templateCode="HBJ_SX01",
+        subject="契约",
+        data=FORM,
+        attachments=[1, 2],
+        param="0",
     )
     flow_id = answer.result
     capture.call("BPMService", "getFlowState", token=token, flowId=flow_id)
-    window = {"beginDateTime": "2000-01-01 00:00:00", "endDateTime": "2100-01-01 00:00:00"}
+    window = {
+        "beginDateTime": "2000-01-01 00:00:00",
+        "endDateTime": "2100-01-01 00:00:00",
+    }
     capture.call("BPMService", "getAllFormCollIdsByDateTime", token=token, **window)
-    capture.call("BPMService", "getAllFormCollIdsByDateTimeAndState", token=token,
-                 state=[3, 4], **window)
-    capture.call("BPMService", "getFormCollIdsByDateTime", token=token,
-                 templateCode=["HBJ_SX09"], **window)
+    capture.call(
+        "BPMService",
+        "getAllFormCollIdsByDateTimeAndState",
+        token=token,
+        state=[3, 4],
+        **window,
+    )
+    capture.call(
+        "BPMService",
+        "getFormCollIdsByDateTime",
+        token=token,
+        templateCode=["HBJ_SX09"],
+        **window,
+    )
     capture.call("documentService", "exportFlow", token=token, flowId=flow_id)
-    capture.call("messageService", "sendMessageByLoginName", token=token,
-                 loginNames=["zhangsl"], content="契约", url=[])
+    capture.call(
+        "messageService",
+        "sendMessageByLoginName",
+        token=token,
+        loginNames=["zhangsl"],
+        content="契约",
+        url=[],
+    )
     return capture
 
 
@@ -153,7 +196,9 @@ def body_root(envelope: etree._Element) -> etree._Element:
 
 
 @pytest.mark.parametrize("operation", sorted(REQUESTS))
-def test_request_children_follow_the_contract(captured: Captured, operation: str) -> None:
+def test_request_children_follow_the_contract(
+    captured: Captured, operation: str
+) -> None:
     """The request root is {impl}op and its children are the contract's, in order."""
     namespace, pattern = REQUESTS[operation]
 
@@ -164,8 +209,10 @@ def test_request_children_follow_the_contract(captured: Captured, operation: str
 
 
 @pytest.mark.parametrize("operation", sorted(RETURNS))
-def test_response_children_follow_the_contract(captured: Captured, operation: str) -> None:
-    """The answer is {impl}opResponse with only {impl}return children of the right shape."""
+def test_response_children_follow_the_contract(
+    captured: Captured, operation: str
+) -> None:
+    """The answer is {impl}opResponse holding only {impl}return of the right shape."""
     namespace, _ = REQUESTS[operation]
     kind, children = RETURNS[operation]
 
@@ -180,7 +227,9 @@ def test_response_children_follow_the_contract(captured: Captured, operation: st
         assert child_names(returns[0], T) == children
         assert all(c.prefix == "ax21" for c in returns[0])
         assert returns[0].get(f"{{{XSI}}}type", "").split(":")[-1] in (
-            "UserToken", "ServiceResponse")
+            "UserToken",
+            "ServiceResponse",
+        )
     elif kind == "long":
         assert len(returns) == 1 and re.fullmatch(r"-?\d+", returns[0].text)
     elif kind == "long*":
@@ -189,7 +238,9 @@ def test_response_children_follow_the_contract(captured: Captured, operation: st
         assert len(returns) == 1 and returns[0].text.startswith("<?xml")
 
 
-def test_nil_is_written_true_and_empty_array_has_no_elements(captured: Captured) -> None:
+def test_nil_is_written_true_and_empty_array_has_no_elements(
+    captured: Captured,
+) -> None:
     """Nil values carry xsi:nil="true"; an empty long[] answer has zero returns."""
     token_answer = body_root(captured.documents["authenticate"][1])
     launch_answer = body_root(captured.documents["launchFormCollaboration"][1])
@@ -212,27 +263,38 @@ def test_nil_one_is_accepted_on_input(sim: OaSimulator) -> None:
     )
 
     response = requests.post(
-        sim.url + "/seeyon/services/authorityService", data=body.encode(),
-        headers={"Content-Type": "application/soap+xml; charset=UTF-8"}, timeout=5,
+        sim.url + "/seeyon/services/authorityService",
+        data=body.encode(),
+        headers={"Content-Type": "application/soap+xml; charset=UTF-8"},
+        timeout=5,
     )
 
     assert etree.fromstring(response.content).findtext(f".//{{{T}}}id") == "-1"
 
 
 @pytest.mark.parametrize(("version", "env"), [("1.2", S12), ("1.1", S11)])
-def test_fault_detail_follows_the_contract(sim: OaSimulator, version: str, env: str) -> None:
+def test_fault_detail_follows_the_contract(
+    sim: OaSimulator, version: str, env: str
+) -> None:
     """A ServiceException fault: detail {impl}ServiceException > {impl}ServiceException
     (xsi:type ServiceException) > t:errorNumber, t:message; HTTP 500."""
-    content_type = ("application/soap+xml; charset=UTF-8" if version == "1.2"
-                    else "text/xml; charset=UTF-8")
+    content_type = (
+        "application/soap+xml; charset=UTF-8"
+        if version == "1.2"
+        else "text/xml; charset=UTF-8"
+    )
     body = (
         f'<e:Envelope xmlns:e="{env}"><e:Body><ns:getFlowState xmlns:ns="{FLOW}">'
         "<ns:token>not-a-token</ns:token><ns:flowId>1</ns:flowId>"
         "</ns:getFlowState></e:Body></e:Envelope>"
     )
 
-    response = requests.post(sim.url + "/seeyon/services/BPMService", data=body.encode(),
-                             headers={"Content-Type": content_type}, timeout=5)
+    response = requests.post(
+        sim.url + "/seeyon/services/BPMService",
+        data=body.encode(),
+        headers={"Content-Type": content_type},
+        timeout=5,
+    )
 
     assert response.status_code == 500
     fault = etree.fromstring(response.content).find(f"{{{env}}}Body/{{{env}}}Fault")
@@ -264,7 +326,10 @@ def test_each_wsdl_loads_in_zeep(service: str) -> None:
         f"{{www.seeyon.com}}{service}Soap12Binding",
     }
     ports = client.wsdl.services[service].ports
-    assert set(ports) == {f"{service}HttpSoap11Endpoint", f"{service}HttpSoap12Endpoint"}
+    assert set(ports) == {
+        f"{service}HttpSoap11Endpoint",
+        f"{service}HttpSoap12Endpoint",
+    }
 
 
 def test_wsdl_soap_actions_are_urn_operation() -> None:

@@ -23,8 +23,12 @@ MSG = "http://impl.message.services.v3x.seeyon.com"
 T = "http://services.v3x.seeyon.com/xsd"
 S11 = "http://schemas.xmlsoap.org/soap/envelope/"
 S12 = "http://www.w3.org/2003/05/soap-envelope"
-SERVICE_OF = {AUTH: "authorityService", FLOW: "BPMService", DOC: "documentService",
-              MSG: "messageService"}
+SERVICE_OF = {
+    AUTH: "authorityService",
+    FLOW: "BPMService",
+    DOC: "documentService",
+    MSG: "messageService",
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +55,18 @@ def envelope(ns: str, op: str, children: str, version: str = "1.2") -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><e:Envelope xmlns:e="{env}"><e:Body>'
         f'<ns:{op} xmlns:ns="{ns}">{children}</ns:{op}></e:Body></e:Envelope>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def post(
-    sim: OaSimulator, ns: str, op: str, children: str, *, version: str = "1.2",
-    endpoint: str = "12", action: str | None = None,
+    sim: OaSimulator,
+    ns: str,
+    op: str,
+    children: str,
+    *,
+    version: str = "1.2",
+    endpoint: str = "12",
+    action: str | None = None,
 ) -> tuple[int, etree._Element]:
     svc = SERVICE_OF[ns]
     path = f"/seeyon/services/{svc}"
@@ -64,9 +74,14 @@ def post(
         path += f".{svc}HttpSoap{endpoint}Endpoint/"
     action = action or f"urn:{op}"
     if version == "1.2":
-        headers = {"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'}
+        headers = {
+            "Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'
+        }
     else:
-        headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": f'"{action}"'}
+        headers = {
+            "Content-Type": "text/xml; charset=UTF-8",
+            "SOAPAction": f'"{action}"',
+        }
     body = envelope(ns, op, children, version)
     response = requests.post(sim.url + path, data=body, headers=headers, timeout=10)
     return response.status_code, etree.fromstring(response.content)
@@ -77,8 +92,12 @@ def el(name: str, value: str) -> str:
 
 
 def login(sim: OaSimulator) -> str:
-    status, doc = post(sim, AUTH, "authenticate",
-                       el("userName", "service-admin") + el("password", "123456"))
+    status, doc = post(
+        sim,
+        AUTH,
+        "authenticate",
+        el("userName", "service-admin") + el("password", "123456"),
+    )
     assert status == 200
     return doc.findtext(f".//{{{T}}}id")
 
@@ -102,14 +121,24 @@ def form(case: str, extra: str = "") -> str:
 
 
 def launch(
-    sim: OaSimulator, token: str, case: str, *, template: str = "HBJ_SX01",
-    sender: str = "service-admin", param: str = "0", subject: str = "验收",
+    sim: OaSimulator,
+    token: str,
+    case: str,
+    *,
+    template: str = "HBJ_SX01",
+    sender: str = "service-admin",
+    param: str = "0",
+    subject: str = "验收",
     extra: str = "",
 ) -> tuple[int, etree._Element]:
     children = (
-        el("token", token) + el("senderLoginName", sender) + el("templateCode", template)
-        + el("subject", subject) + el("data", form(case, extra))
-        + el("attachments", "42") + el("param", param)
+        el("token", token)
+        + el("senderLoginName", sender)
+        + el("templateCode", template)
+        + el("subject", subject)
+        + el("data", form(case, extra))
+        + el("attachments", "42")
+        + el("param", param)
     )
     return post(sim, FLOW, "launchFormCollaboration", children)
 
@@ -128,12 +157,18 @@ def fault_number(doc: etree._Element, ns: str) -> int:
     return int(inner.findtext(f"{{{T}}}errorNumber"))
 
 
-def test_authenticate_issues_token_and_minus_one_for_bad_password(sim: OaSimulator) -> None:
+def test_authenticate_issues_token_and_minus_one_for_bad_password(
+    sim: OaSimulator,
+) -> None:
     """Good credentials give an opaque token; bad ones give id -1 by default."""
     token = login(sim)
 
-    status, doc = post(sim, AUTH, "authenticate",
-                       el("userName", "service-admin") + el("password", "wrong"))
+    status, doc = post(
+        sim,
+        AUTH,
+        "authenticate",
+        el("userName", "service-admin") + el("password", "wrong"),
+    )
 
     assert len(token) == 32 and token != "-1"
     assert status == 200
@@ -144,8 +179,9 @@ def test_bad_login_can_be_a_typed_fault(sim: OaSimulator) -> None:
     """With bad_login_answer=fault, bad credentials give a ServiceException fault."""
     admin(sim, "POST", "/config", {"bad_login_answer": "fault"})
 
-    status, doc = post(sim, AUTH, "authenticate",
-                       el("userName", "nobody") + el("password", "x"))
+    status, doc = post(
+        sim, AUTH, "authenticate", el("userName", "nobody") + el("password", "x")
+    )
 
     assert status == 500
     assert fault_number(doc, AUTH) == 1001
@@ -160,7 +196,9 @@ def test_two_launches_of_one_form_make_two_flows(sim: OaSimulator) -> None:
 
     assert first != second
     assert set(flows(sim)) == {first, second}
-    logged = admin(sim, "GET", "/requests?operation=launchFormCollaboration")["requests"]
+    logged = admin(sim, "GET", "/requests?operation=launchFormCollaboration")[
+        "requests"
+    ]
     assert [(r["key"], r["outcome"]) for r in logged] == [
         ("SB-0001", f"launched:{first}"),
         ("SB-0001", f"launched:{second}"),
@@ -168,14 +206,20 @@ def test_two_launches_of_one_form_make_two_flows(sim: OaSimulator) -> None:
 
 
 def test_form_is_parsed_by_display_name(sim: OaSimulator) -> None:
-    """Unknown columns are ignored, blanks skipped, CDATA read, subform rows flattened."""
+    """Unknown columns ignored, blanks skipped, CDATA read, subform rows flattened."""
     token = login(sim)
 
     flow_id = launched_id(launch(sim, token, "SB-0002")[1])
 
     stored = flows(sim)[flow_id]
-    assert stored["form"]["master"] == {"申办流水号": "SB-0002", "项目名称": "翠湖花园 & 二期"}
-    assert stored["form"]["rows"] == [{"材料名称": "验收报告"}, {"文件名称": "监测.pdf"}]
+    assert stored["form"]["master"] == {
+        "申办流水号": "SB-0002",
+        "项目名称": "翠湖花园 & 二期",
+    }
+    assert stored["form"]["rows"] == [
+        {"材料名称": "验收报告"},
+        {"文件名称": "监测.pdf"},
+    ]
     assert stored["form"]["ignored"] == ["不存在的栏目"]
     assert stored["attachments"] == [42]
     assert stored["state"] == 3
@@ -194,7 +238,9 @@ def test_launch_checks_run_in_contract_order(sim: OaSimulator) -> None:
     assert sender.findtext(f".//{{{T}}}errorNumber") == "2002"
     assert permission.findtext(f".//{{{T}}}errorNumber") == "2006"
     assert flows(sim) == {}
-    logged = admin(sim, "GET", "/requests?operation=launchFormCollaboration")["requests"]
+    logged = admin(sim, "GET", "/requests?operation=launchFormCollaboration")[
+        "requests"
+    ]
     assert [r["outcome"] for r in logged] == ["error:2001", "error:2002", "error:2006"]
 
 
@@ -216,16 +262,22 @@ def test_param_one_drafts_and_blank_subject_is_built(sim: OaSimulator) -> None:
 
     stored = flows(sim)[flow_id]
     assert stored["state"] == 1
-    assert stored["subject"].startswith('房地产(住宅)建设项目竣工环境保护"三同时"验收审批(接口管理员 ')
+    assert stored["subject"].startswith(
+        '房地产(住宅)建设项目竣工环境保护"三同时"验收审批(接口管理员 '
+    )
 
 
 def test_relate_doc_eighth_child_is_accepted(sim: OaSimulator) -> None:
     """A newer client's relateDoc after param is read and stored."""
     token = login(sim)
     children = (
-        el("token", token) + el("senderLoginName", "service-admin")
-        + el("templateCode", "HBJ_SX02") + el("subject", "s") + el("data", form("SB-6"))
-        + el("param", "0") + el("relateDoc", "col|1,2;")
+        el("token", token)
+        + el("senderLoginName", "service-admin")
+        + el("templateCode", "HBJ_SX02")
+        + el("subject", "s")
+        + el("data", form("SB-6"))
+        + el("param", "0")
+        + el("relateDoc", "col|1,2;")
     )
 
     doc = post(sim, FLOW, "launchFormCollaboration", children)[1]
@@ -237,7 +289,9 @@ def test_out_of_order_child_is_refused(sim: OaSimulator) -> None:
     """Like an ADB server, a child out of sequence gives a generic fault."""
     token = login(sim)
 
-    status, doc = post(sim, FLOW, "getFlowState", el("flowId", "1") + el("token", token))
+    status, doc = post(
+        sim, FLOW, "getFlowState", el("flowId", "1") + el("token", token)
+    )
 
     assert status == 500
     assert "Unexpected subelement token" in doc.findtext(f".//{{{S12}}}Text")
@@ -254,8 +308,12 @@ def test_flow_advanced_to_end_exports_four_nodes_and_result(sim: OaSimulator) ->
     flow_id = launched_id(launch(sim, token, "SB-7")[1])
 
     advance_to_end(sim, flow_id)
-    state = post(sim, FLOW, "getFlowState", el("token", token) + el("flowId", str(flow_id)))
-    doc = post(sim, DOC, "exportFlow", el("token", token) + el("flowId", str(flow_id)))[1]
+    state = post(
+        sim, FLOW, "getFlowState", el("token", token) + el("flowId", str(flow_id))
+    )
+    doc = post(sim, DOC, "exportFlow", el("token", token) + el("flowId", str(flow_id)))[
+        1
+    ]
 
     assert state[1].findtext(f".//{{{FLOW}}}return") == "0"
     exported = etree.fromstring(doc.findtext(f".//{{{DOC}}}return").encode("utf-8"))
@@ -265,7 +323,8 @@ def test_flow_advanced_to_end_exports_four_nodes_and_result(sim: OaSimulator) ->
     assert nodes[0].findtext("handlerLogin") == "zhangsl"
     assert nodes[3].findtext("action") == "同意"
     values = {
-        c.get("name"): c.findtext("value") for c in exported.findall("formExport/values/column")
+        c.get("name"): c.findtext("value")
+        for c in exported.findall("formExport/values/column")
     }
     assert values["审批结果"] == "准予许可"
     assert values["批准文号"].startswith("环审〔")
@@ -288,7 +347,7 @@ def test_refusal_terminates_with_state_15(sim: OaSimulator) -> None:
 
 
 def test_step_back_recurs_node_with_new_seq(sim: OaSimulator) -> None:
-    """With stepback_rate 1 the second node steps back: state 6, act1 recurs as seq 3."""
+    """With stepback_rate 1 the second node steps back (state 6); act1 recurs, seq 3."""
     admin(sim, "POST", "/pace", {"stepback_rate": 1.0})
     token = login(sim)
     flow_id = launched_id(launch(sim, token, "SB-9")[1])
@@ -301,18 +360,30 @@ def test_step_back_recurs_node_with_new_seq(sim: OaSimulator) -> None:
     assert stepped["state"] == 6
     assert stepped["record"][1]["action"] == "回退"
     record = flows(sim)[flow_id]["record"]
-    assert [(n["seq"], n["nodeCode"]) for n in record] == [(1, "act1"), (2, "act2"), (3, "act1")]
+    assert [(n["seq"], n["nodeCode"]) for n in record] == [
+        (1, "act1"),
+        (2, "act2"),
+        (3, "act1"),
+    ]
 
 
 def test_outcomes_are_seeded_and_reproducible() -> None:
     """The same seed and flow give the same decisions; the draw depends on the seed."""
-    flow = {"flow_id": -5, "record": [], "form": {"master": {}, "rows": []},
-            "node_index": 1, "node_start": "2024-03-05 10:00:00", "step_backs": 0,
-            "state": 4}
+    flow = {
+        "flow_id": -5,
+        "record": [],
+        "form": {"master": {}, "rows": []},
+        "node_index": 1,
+        "node_start": "2024-03-05 10:00:00",
+        "step_backs": 0,
+        "state": 4,
+    }
     codes = {"partly_done": 4, "stepped_back": 6, "terminated": 15, "finished": 0}
     pace = Pace(stepback_rate=0.5, seed=11)
 
-    runs = [advance(flow, pace, "2024-03-05 11:00:00", codes)["record"] for _ in range(3)]
+    runs = [
+        advance(flow, pace, "2024-03-05 11:00:00", codes)["record"] for _ in range(3)
+    ]
 
     assert runs[0] == runs[1] == runs[2]
     assert runs[0][0]["startTime"] == "2024-03-05 10:00:00"
@@ -332,8 +403,15 @@ def test_flows_move_by_themselves(sim: OaSimulator) -> None:
     assert len(flows(sim)[flow_id]["record"]) == 4
 
 
-def list_ids(sim: OaSimulator, token: str, op: str, begin: str, end: str,
-             extra: str = "", before: str = "") -> tuple[list[int], etree._Element]:
+def list_ids(
+    sim: OaSimulator,
+    token: str,
+    op: str,
+    begin: str,
+    end: str,
+    extra: str = "",
+    before: str = "",
+) -> tuple[list[int], etree._Element]:
     children = el("token", token) + before + el("beginDateTime", begin)
     children += el("endDateTime", end) + extra
     doc = post(sim, FLOW, op, children)[1]
@@ -350,12 +428,29 @@ def test_listings_filter_by_window_state_and_template(sim: OaSimulator) -> None:
     today = admin(sim, "GET", "/health")["now"][:10]
 
     every = list_ids(sim, token, "getAllFormCollIdsByDateTime", today, today)[0]
-    partly = list_ids(sim, token, "getAllFormCollIdsByDateTimeAndState",
-                      f"{today} 00:00", f"{today} 23:59:59", el("state", "4"))[0]
-    by_template = list_ids(sim, token, "getFormCollIdsByDateTime", f"{today} 00:00:00",
-                           f"{today} 23:59:59", before=el("templateCode", "HBJ_SX03"))[0]
-    empty, doc = list_ids(sim, token, "getAllFormCollIdsByDateTime",
-                          "2001-01-01 00:00:00", "2001-01-02 00:00:00")
+    partly = list_ids(
+        sim,
+        token,
+        "getAllFormCollIdsByDateTimeAndState",
+        f"{today} 00:00",
+        f"{today} 23:59:59",
+        el("state", "4"),
+    )[0]
+    by_template = list_ids(
+        sim,
+        token,
+        "getFormCollIdsByDateTime",
+        f"{today} 00:00:00",
+        f"{today} 23:59:59",
+        before=el("templateCode", "HBJ_SX03"),
+    )[0]
+    empty, doc = list_ids(
+        sim,
+        token,
+        "getAllFormCollIdsByDateTime",
+        "2001-01-01 00:00:00",
+        "2001-01-02 00:00:00",
+    )
 
     assert sorted(every) == sorted([one, two])
     assert partly == [two]
@@ -386,7 +481,9 @@ def test_unknown_flow_is_typed_fault(sim: OaSimulator) -> None:
     """getFlowState of an unknown id is the documentExportFlowExist ServiceException."""
     token = login(sim)
 
-    status, doc = post(sim, FLOW, "getFlowState", el("token", token) + el("flowId", "-77"))
+    status, doc = post(
+        sim, FLOW, "getFlowState", el("token", token) + el("flowId", "-77")
+    )
 
     assert status == 500
     assert fault_number(doc, FLOW) == 3001
@@ -397,21 +494,32 @@ def test_export_flow_list_and_template_definition(sim: OaSimulator) -> None:
     token = login(sim)
     ids = [launched_id(launch(sim, token, f"SB-2{n}")[1]) for n in range(2)]
 
-    listed = post(sim, DOC, "exportFlowList",
-                  el("token", token) + "".join(el("flowIdArray", str(i)) for i in ids))[1]
-    definition = post(sim, FLOW, "getTemplateDefinition",
-                      el("token", token) + el("templateCode", "HBJ_SX04"))[1]
+    listed = post(
+        sim,
+        DOC,
+        "exportFlowList",
+        el("token", token) + "".join(el("flowIdArray", str(i)) for i in ids),
+    )[1]
+    definition = post(
+        sim,
+        FLOW,
+        "getTemplateDefinition",
+        el("token", token) + el("templateCode", "HBJ_SX04"),
+    )[1]
 
     document = etree.fromstring(listed.findtext(f".//{{{DOC}}}return").encode())
     assert [int(x) for x in document.xpath("flowExport/summary/flowId/text()")] == ids
     parts = definition.findall(f".//{{{FLOW}}}return")
     assert len(parts) == 2
-    assert etree.fromstring(parts[0].text.encode()).findtext("title") == "建设项目环境影响报告书审批"
+    assert (
+        etree.fromstring(parts[0].text.encode()).findtext("title")
+        == "建设项目环境影响报告书审批"
+    )
     assert etree.fromstring(parts[1].text.encode()).tag == "formExport"
 
 
 def test_expired_token_is_typed_fault_in_called_namespace(sim: OaSimulator) -> None:
-    """After the token lifetime a call fails with ServiceException in its own namespace."""
+    """After its lifetime a token gets a ServiceException in the called namespace."""
     admin(sim, "POST", "/config", {"token_ttl_seconds": 60})
     token = login(sim)
     admin(sim, "POST", "/clock", {"advance_seconds": 61})
@@ -424,8 +532,10 @@ def test_expired_token_is_typed_fault_in_called_namespace(sim: OaSimulator) -> N
     assert token in doc.findtext(f".//{{{T}}}message")
 
 
-def test_launch_with_bad_token_is_generic_fault_or_error_number(sim: OaSimulator) -> None:
-    """Launch with a bad token: a generic fault naming it, or errorNumber if configured."""
+def test_launch_with_bad_token_is_generic_fault_or_error_number(
+    sim: OaSimulator,
+) -> None:
+    """A bad launch token: a generic fault naming it, or errorNumber if configured."""
     status, generic = launch(sim, "stale-token", "SB-30")
     admin(sim, "POST", "/config", {"launch_token_error": "error_number"})
     status2, numbered = launch(sim, "stale-token", "SB-30")
@@ -459,8 +569,9 @@ def test_soap11_fault_uses_server_code(sim: OaSimulator) -> None:
     """A SOAP 1.1 typed fault has faultcode soapenv:Server and the same detail."""
     token = login(sim)
 
-    status, doc = post(sim, FLOW, "getFlowState", el("token", token) + el("flowId", "5"),
-                       version="1.1")
+    status, doc = post(
+        sim, FLOW, "getFlowState", el("token", token) + el("flowId", "5"), version="1.1"
+    )
 
     assert status == 500
     assert doc.findtext(".//faultcode") == "soapenv:Server"
@@ -471,8 +582,13 @@ def test_action_mismatch_is_refused(sim: OaSimulator) -> None:
     """A urn: action that names another operation gives a Sender fault."""
     token = login(sim)
 
-    status, doc = post(sim, FLOW, "getFlowState", el("token", token) + el("flowId", "5"),
-                       action="urn:exportFlow")
+    status, doc = post(
+        sim,
+        FLOW,
+        "getFlowState",
+        el("token", token) + el("flowId", "5"),
+        action="urn:exportFlow",
+    )
 
     assert status == 500
     assert doc.findtext(f".//{{{S12}}}Code/{{{S12}}}Value") == "soapenv:Sender"
@@ -480,12 +596,15 @@ def test_action_mismatch_is_refused(sim: OaSimulator) -> None:
 
 def test_chunked_request_body(sim: OaSimulator) -> None:
     """A chunked SOAP request is read whole and answered."""
-    body = envelope(AUTH, "authenticate",
-                    el("userName", "service-admin") + el("password", "123456"))
+    body = envelope(
+        AUTH, "authenticate", el("userName", "service-admin") + el("password", "123456")
+    )
     connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
 
     connection.request(
-        "POST", "/seeyon/services/authorityService", body=iter([body[:50], body[50:]]),
+        "POST",
+        "/seeyon/services/authorityService",
+        body=iter([body[:50], body[50:]]),
         headers={"Content-Type": "application/soap+xml; charset=UTF-8"},
         encode_chunked=True,
     )
@@ -501,13 +620,24 @@ def test_upload_servlet_returns_long_id(sim: OaSimulator) -> None:
     """The upload servlet stores the file part and answers its id as text."""
     token = login(sim)
     url = sim.url + "/seeyon/uploadService.do"
-    params = {"method": "processUploadService", "token": token,
-              "senderLoginName": "service-admin"}
+    params = {
+        "method": "processUploadService",
+        "token": token,
+        "senderLoginName": "service-admin",
+    }
 
-    response = requests.post(url, params=params, timeout=5,
-                             files={"file": ("监测报告.pdf", b"%PDF-1.4", "application/pdf")})
-    refused = requests.post(url, params={**params, "token": "bad"}, timeout=5,
-                            files={"file": ("a.txt", b"a", "text/plain")})
+    response = requests.post(
+        url,
+        params=params,
+        timeout=5,
+        files={"file": ("监测报告.pdf", b"%PDF-1.4", "application/pdf")},
+    )
+    refused = requests.post(
+        url,
+        params={**params, "token": "bad"},
+        timeout=5,
+        files={"file": ("a.txt", b"a", "text/plain")},
+    )
 
     attachment_id = int(response.text)
     stored = admin(sim, "GET", "/state")["attachments"]
@@ -516,18 +646,31 @@ def test_upload_servlet_returns_long_id(sim: OaSimulator) -> None:
     ]
     assert refused.status_code == 401
     logged = admin(sim, "GET", "/requests?operation=upload")["requests"]
-    assert [r["outcome"] for r in logged] == [f"uploaded:{attachment_id}", "error:token"]
+    assert [r["outcome"] for r in logged] == [
+        f"uploaded:{attachment_id}",
+        "error:token",
+    ]
 
 
 def test_send_message_by_login_name(sim: OaSimulator) -> None:
     """sendMessageByLoginName stores the message; unknown logins are an errorNumber."""
     token = login(sim)
 
-    good = post(sim, MSG, "sendMessageByLoginName", el("token", token)
-                + el("loginNames", "zhangsl") + el("loginNames", "lics")
-                + el("content", "申请人已撤件"))[1]
-    bad = post(sim, MSG, "sendMessageByLoginName", el("token", token)
-               + el("loginNames", "ghost") + el("content", "x"))[1]
+    good = post(
+        sim,
+        MSG,
+        "sendMessageByLoginName",
+        el("token", token)
+        + el("loginNames", "zhangsl")
+        + el("loginNames", "lics")
+        + el("content", "申请人已撤件"),
+    )[1]
+    bad = post(
+        sim,
+        MSG,
+        "sendMessageByLoginName",
+        el("token", token) + el("loginNames", "ghost") + el("content", "x"),
+    )[1]
 
     assert good.findtext(f".//{{{T}}}errorNumber") == "0"
     assert bad.findtext(f".//{{{T}}}errorNumber") == "4001"
@@ -539,12 +682,17 @@ def test_send_message_by_login_name(sim: OaSimulator) -> None:
 
 def test_wsdl_served_with_simulator_address(sim: OaSimulator) -> None:
     """?wsdl serves the bundled WSDL with the address rewritten to the simulator."""
-    response = requests.get(sim.url + "/seeyon/services/documentService?wsdl", timeout=5)
+    response = requests.get(
+        sim.url + "/seeyon/services/documentService?wsdl", timeout=5
+    )
 
     doc = etree.fromstring(response.content)
     assert doc.get("targetNamespace") == "www.seeyon.com"
     locations = doc.xpath("//@location")
-    assert sim.url + "/seeyon/services/documentService.documentServiceHttpSoap12Endpoint/" in locations
+    assert (
+        sim.url + "/seeyon/services/documentService.documentServiceHttpSoap12Endpoint/"
+        in locations
+    )
 
 
 def test_delete_flow_removes_it(sim: OaSimulator) -> None:
@@ -553,7 +701,9 @@ def test_delete_flow_removes_it(sim: OaSimulator) -> None:
     flow_id = launched_id(launch(sim, token, "SB-40")[1])
 
     admin(sim, "DELETE", f"/flows/{flow_id}")
-    status, doc = post(sim, FLOW, "getFlowState", el("token", token) + el("flowId", str(flow_id)))
+    status, doc = post(
+        sim, FLOW, "getFlowState", el("token", token) + el("flowId", str(flow_id))
+    )
 
     assert status == 500
     assert fault_number(doc, FLOW) == 3001

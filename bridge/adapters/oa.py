@@ -104,7 +104,10 @@ class OaAdapter:
         _check_response(answer, LAUNCH, record)
         if answer.result is None:
             raise ProtocolError(
-                "launch answer has no result", system=SYSTEM, operation=LAUNCH, record=record
+                "launch answer has no result",
+                system=SYSTEM,
+                operation=LAUNCH,
+                record=record,
             )
         return int(answer.result)
 
@@ -136,7 +139,9 @@ class OaAdapter:
 
     def flow_state(self, flow_id: int) -> int:
         """The flow's state code (see ``state_codes`` for its meaning)."""
-        state = self._call("BPMService", "getFlowState", record=str(flow_id), flowId=flow_id)
+        state = self._call(
+            "BPMService", "getFlowState", record=str(flow_id), flowId=flow_id
+        )
         if state is None:
             raise ProtocolError(
                 "getFlowState answered no state", system=SYSTEM, record=str(flow_id)
@@ -172,7 +177,9 @@ class OaAdapter:
 
     def export_flow(self, flow_id: int) -> etree._Element:
         """The flow's exported document (form data and processing record), parsed."""
-        text = self._call("documentService", "exportFlow", record=str(flow_id), flowId=flow_id)
+        text = self._call(
+            "documentService", "exportFlow", record=str(flow_id), flowId=flow_id
+        )
         if not text:
             raise ProtocolError(
                 "exportFlow answered no document",
@@ -186,7 +193,11 @@ class OaAdapter:
         """Send an OA message to the given accounts."""
         operation = "sendMessageByLoginName"
         answer = self._call(
-            "messageService", operation, loginNames=list(login_names), content=content, url=[]
+            "messageService",
+            operation,
+            loginNames=list(login_names),
+            content=content,
+            url=[],
         )
         _check_response(answer, operation, None)
 
@@ -212,7 +223,7 @@ class OaAdapter:
             try:
                 answer = send(token)
                 refused = _answer_refuses_token(answer)
-            except Exception as exc:  # noqa: BLE001 - translated or re-raised below
+            except Exception as exc:
                 refused = _error_refuses_token(exc)
                 if not refused:
                     raise _with_service_code(
@@ -225,7 +236,10 @@ class OaAdapter:
             self._forget_token(token)
             log.warning("oa.token_refused", operation=operation, attempt=attempt)
         raise TokenExpiredError(
-            "OA refused a fresh token", system=SYSTEM, operation=operation, record=record
+            "OA refused a fresh token",
+            system=SYSTEM,
+            operation=operation,
+            record=record,
         )
 
     def _ensure_token(self) -> str:
@@ -254,7 +268,7 @@ class OaAdapter:
                 raise translate(fault, SYSTEM, "authenticate") from fault
             refused.fault_text = str(fault.message or "")
             raise refused from fault
-        except Exception as exc:  # noqa: BLE001 - the one translation point
+        except Exception as exc:
             raise translate(exc, SYSTEM, "authenticate") from exc
         token = getattr(answer, "id", None) if answer is not None else None
         if not token or token.strip() == "-1":
@@ -309,7 +323,10 @@ def _check_response(answer: Any, operation: str, record: str | None) -> None:
     number = getattr(answer, "errorNumber", None)
     if number is None:
         raise ProtocolError(
-            "answer has no errorNumber", system=SYSTEM, operation=operation, record=record
+            "answer has no errorNumber",
+            system=SYSTEM,
+            operation=operation,
+            record=record,
         )
     if int(number) != 0:
         raise RejectedError(

@@ -116,7 +116,7 @@ class OaSimulator(Simulator):
     def create_tables(self) -> None:
         self.state.script(OA_DDL)
 
-    # -- codes -----------------------------------------------------------------
+    # -- codes -------------------------------------------------------------------------
 
     def code(self, name: str) -> int:
         """The configured number of a server error enum."""
@@ -128,7 +128,7 @@ class OaSimulator(Simulator):
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
-    # -- SOAP entry --------------------------------------------------------------
+    # -- SOAP entry --------------------------------------------------------------------
 
     def handle_soap(self, request: SoapRequest) -> Response:
         service = wire.service_of(request.path)
@@ -138,8 +138,10 @@ class OaSimulator(Simulator):
         spec = wire.OPERATIONS[service].get(request.operation)
         root_ns = etree.QName(request.body).namespace
         if spec is None or root_ns != namespace:
-            text = f"The endpoint reference (EPR) for the Operation not found: "
-            return wire.generic_fault(request.version, text + request.operation, "Sender")
+            text = "The endpoint reference (EPR) for the Operation not found: "
+            return wire.generic_fault(
+                request.version, text + request.operation, "Sender"
+            )
         if request.action not in (None, "", f"urn:{request.operation}"):
             text = f"SOAP action {request.action} does not match {request.operation}"
             return wire.generic_fault(request.version, text, "Sender")
@@ -170,7 +172,7 @@ class OaSimulator(Simulator):
         handler = getattr(self, f"_op_{operation}")
         return handler(namespace, args, request)
 
-    # -- tokens ------------------------------------------------------------------
+    # -- tokens ------------------------------------------------------------------------
 
     def token_valid(self, token: str | None) -> bool:
         """True when ``token`` was issued and has not outlived its lifetime."""
@@ -187,7 +189,9 @@ class OaSimulator(Simulator):
         if self.config["accounts"].get(user) != password or not user:
             log.info("oa.sim.login_refused", user=user)
             if self.config["bad_login_answer"] == "fault":
-                raise wire.ServiceFault(self.code("authorityservice"), "用户名或密码错误")
+                raise wire.ServiceFault(
+                    self.code("authorityservice"), "用户名或密码错误"
+                )
             return wire.user_token(namespace, "authenticate", "-1")
         token = secrets.token_hex(16)
         self._tokens[token] = self._now()
@@ -207,9 +211,9 @@ class OaSimulator(Simulator):
         self._log_launch(key, "fault:token", request)
         raise _TokenFault(message)
 
-    # -- BPMService ----------------------------------------------------------------
+    # -- BPMService --------------------------------------------------------------------
 
-    def _op_launchFormCollaboration(  # noqa: N802 - named after the operation
+    def _op_launchFormCollaboration(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         key = _case_key(args["data"])
@@ -217,7 +221,9 @@ class OaSimulator(Simulator):
             flow_id = self._launch(args)
         except wire.ServiceFault as fault:
             self._log_launch(key, f"error:{fault.number}", request)
-            return wire.service_response(namespace, LAUNCH, fault.number, fault.message, 0)
+            return wire.service_response(
+                namespace, LAUNCH, fault.number, fault.message, 0
+            )
         self._log_launch(key, f"launched:{flow_id}", request)
         return wire.service_response(namespace, LAUNCH, 0, None, flow_id)
 
@@ -286,7 +292,9 @@ class OaSimulator(Simulator):
             "record": [],
         }
         self._save_flow(flow, insert=True)
-        log.info("oa.sim.flow_launched", flow_id=flow["flow_id"], template=template.code)
+        log.info(
+            "oa.sim.flow_launched", flow_id=flow["flow_id"], template=template.code
+        )
         return int(flow["flow_id"])
 
     def _new_flow_id(self) -> int:
@@ -298,19 +306,19 @@ class OaSimulator(Simulator):
                 continue
             return candidate
 
-    def _op_getFlowState(  # noqa: N802
+    def _op_getFlowState(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         flow = self._flow_or_fault(args["flowId"])
         return wire.scalar_return(namespace, request.operation, flow["state"])
 
-    def _op_getAllFormCollIdsByDateTime(  # noqa: N802
+    def _op_getAllFormCollIdsByDateTime(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         ids = self._list_ids(args["beginDateTime"], args["endDateTime"])
         return wire.list_return(namespace, request.operation, ids)
 
-    def _op_getAllFormCollIdsByDateTimeAndState(  # noqa: N802
+    def _op_getAllFormCollIdsByDateTimeAndState(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         wanted = set(args["state"])
@@ -319,7 +327,7 @@ class OaSimulator(Simulator):
         )
         return wire.list_return(namespace, request.operation, ids)
 
-    def _op_getFormCollIdsByDateTime(  # noqa: N802
+    def _op_getFormCollIdsByDateTime(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         codes = {code for code in args["templateCode"] if code}
@@ -345,7 +353,7 @@ class OaSimulator(Simulator):
         if self.config["listing_selects_by"] == "change":
             column = "update_time"
         rows = self.state.query(
-            f"SELECT flow_id, state, template_code FROM oa_flow"  # noqa: S608
+            f"SELECT flow_id, state, template_code FROM oa_flow"
             f" WHERE {column} >= ? AND {column} <= ? ORDER BY {column}, flow_id",
             (low, high),
         )
@@ -356,18 +364,20 @@ class OaSimulator(Simulator):
             and (templates is None or row["template_code"] in templates)
         ]
 
-    def _op_getTemplateDefinition(  # noqa: N802
+    def _op_getTemplateDefinition(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         code = args["templateCode"] or ""
         template = self.templates.get(code)
         if template is None:
             raise wire.ServiceFault(self.code("flowTempleExist"), f"模板不存在:{code}")
-        return wire.list_return(namespace, request.operation, template_definition(template))
+        return wire.list_return(
+            namespace, request.operation, template_definition(template)
+        )
 
-    # -- documentService -------------------------------------------------------------
+    # -- documentService ---------------------------------------------------------------
 
-    def _op_exportFlow(  # noqa: N802
+    def _op_exportFlow(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         flow = self._flow_or_fault(args["flowId"])
@@ -376,7 +386,7 @@ class OaSimulator(Simulator):
 
     _op_exportFlow2 = _op_exportFlow
 
-    def _op_exportFlowList(  # noqa: N802
+    def _op_exportFlowList(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         root = etree.Element("flowExportList", version="1.0")
@@ -385,9 +395,9 @@ class OaSimulator(Simulator):
         document = to_text(root, declaration=True)
         return wire.string_return(namespace, request.operation, document)
 
-    # -- messageService ------------------------------------------------------------------
+    # -- messageService ----------------------------------------------------------------
 
-    def _op_sendMessageByLoginName(  # noqa: N802
+    def _op_sendMessageByLoginName(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         logins = [login for login in args["loginNames"] if login]
@@ -398,7 +408,9 @@ class OaSimulator(Simulator):
             number = self.code("messageMemberExist")
             message = f"人员不存在:{','.join(unknown) or '(空)'}"
             self.log_request(request.operation, key, f"error:{number}", None, body)
-            return wire.service_response(namespace, request.operation, number, message, 0)
+            return wire.service_response(
+                namespace, request.operation, number, message, 0
+            )
         with self.state.tx() as conn:
             conn.execute(
                 "INSERT INTO oa_message(login_names, content, urls, time)"
@@ -413,7 +425,7 @@ class OaSimulator(Simulator):
         self.log_request(request.operation, key, f"sent:{len(logins)}", None, body)
         return wire.service_response(namespace, request.operation, 0, None, len(logins))
 
-    # -- upload servlet -------------------------------------------------------------------
+    # -- upload servlet ----------------------------------------------------------------
 
     def handle_other_post(
         self, path: str, query: dict[str, list[str]], headers: Any, body: bytes
@@ -455,7 +467,7 @@ class OaSimulator(Simulator):
             )
         return attachment_id
 
-    # -- WSDL ------------------------------------------------------------------------------
+    # -- WSDL --------------------------------------------------------------------------
 
     def handle_get(self, path: str, query: dict[str, list[str]]) -> Response | None:
         service = wire.service_of(path)
@@ -465,7 +477,7 @@ class OaSimulator(Simulator):
         text = text.replace("http://127.0.0.1:8080", self.url)
         return Response(200, text.encode("utf-8"), "text/xml; charset=UTF-8")
 
-    # -- flows in storage ------------------------------------------------------------------
+    # -- flows in storage --------------------------------------------------------------
 
     def _save_flow(self, flow: dict[str, Any], insert: bool = False) -> None:
         row = {
@@ -481,7 +493,7 @@ class OaSimulator(Simulator):
             params = tuple(row[c] for c in columns)
         else:
             assigns = ", ".join(f"{c}=?" for c in columns if c != "flow_id")
-            sql = f"UPDATE oa_flow SET {assigns} WHERE flow_id=?"  # noqa: S608
+            sql = f"UPDATE oa_flow SET {assigns} WHERE flow_id=?"
             params = tuple(row[c] for c in columns if c != "flow_id") + (
                 row["flow_id"],
             )
@@ -505,13 +517,13 @@ class OaSimulator(Simulator):
         states = self.states()
         return (states["sent"], states["partly_done"], states["stepped_back"])
 
-    # -- moving flows -------------------------------------------------------------------------
+    # -- moving flows ------------------------------------------------------------------
 
     def background(self) -> None:
         running = self._running_states()
         marks = ",".join("?" for _ in running)
         rows = self.state.query(
-            f"SELECT flow_id FROM oa_flow WHERE state IN ({marks})"  # noqa: S608
+            f"SELECT flow_id FROM oa_flow WHERE state IN ({marks})"
             " AND due IS NOT NULL AND due <= ? ORDER BY due",
             (*running, self._now()),
         )
@@ -528,7 +540,9 @@ class OaSimulator(Simulator):
             if flow is None:
                 raise AdminError(f"no flow {flow_id}")
             if flow["state"] not in self._running_states():
-                raise AdminError(f"flow {flow_id} is not running (state {flow['state']})")
+                raise AdminError(
+                    f"flow {flow_id} is not running (state {flow['state']})"
+                )
             moved = advance(flow, self.pace, self.clock.local_text(), self.states())
             finished = moved["state"] not in self._running_states()
             moved["due"] = None if finished else self._now() + self.pace.step_seconds
@@ -536,7 +550,7 @@ class OaSimulator(Simulator):
         log.info("oa.sim.flow_advanced", flow_id=flow_id, state=moved["state"])
         return moved
 
-    # -- admin ----------------------------------------------------------------------------------
+    # -- admin -------------------------------------------------------------------------
 
     def admin_routes(self) -> list[tuple[str, str, AdminHandler]]:
         flow = r"/flows/(?P<flow_id>-?\d+)"
@@ -611,7 +625,7 @@ class OaSimulator(Simulator):
     def reset(self) -> None:
         with self.state.tx() as conn:
             for table in ("oa_flow", "oa_attachment", "oa_message"):
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608
+                conn.execute(f"DELETE FROM {table}")
         self._tokens.clear()
         self.config = copy.deepcopy(DEFAULT_CONFIG)
         self.pace = Pace()

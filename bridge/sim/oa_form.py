@@ -107,7 +107,7 @@ def parse_form(data: str) -> FormRecord:
     """Read FormExport as A8 imports it: by display name, blanks and unknowns out."""
     try:
         root = parse_xml(data.strip(), system="oa")
-    except Exception as exc:  # noqa: BLE001 - any unreadable form is a data error
+    except Exception as exc:
         raise FormDataError(f"表单数据无法解析: {exc}") from exc
     if root.tag != "formExport":
         raise FormDataError(f"表单数据根元素应为 formExport: {root.tag}")

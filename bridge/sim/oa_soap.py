@@ -190,9 +190,7 @@ def scalar_return(namespace: str, operation: str, value: int) -> etree._Element:
     return root
 
 
-def list_return(
-    namespace: str, operation: str, values: list[Any]
-) -> etree._Element:
+def list_return(namespace: str, operation: str, values: list[Any]) -> etree._Element:
     """An unwrapped array answer: one return per item, none when empty."""
     root = _root(namespace, operation)
     for value in values:
