@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 import zeep
@@ -119,10 +120,14 @@ class OaAdapter:
         headers = {"Content-Type": content_type}
 
         def send(token: str) -> Any:
-            address = (
-                f"{self.url}/seeyon/uploadService.do?method=processUploadService"
-                f"&token={token}&senderLoginName={self.sender_login}"
+            query = urlencode(
+                {
+                    "method": "processUploadService",
+                    "token": token,
+                    "senderLoginName": self.sender_login,
+                }
             )
+            address = f"{self.url}/seeyon/uploadService.do?{query}"
             return self._transport.post(address, body, headers)
 
         response = self._with_token("upload", send, record=file_name)
