@@ -44,6 +44,7 @@ def configure(log_file: Path | None = None, level: str = "INFO") -> None:
     else:
         handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(format="%(message)s", handlers=handlers, level=level, force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     on_terminal = log_file is None and sys.stderr.isatty()
     renderer: Any = (
         structlog.dev.ConsoleRenderer()

@@ -125,7 +125,7 @@ def _cell(text: str, width: int) -> str:
 
 def render_table(cases: list[DemoCase], snap: Snapshot) -> str:
     """One line per case: what the center, the OA and the portal hold."""
-    columns = [("渠道 channel", 14), ("case number", 15), ("applicant", 24),
+    columns = [("channel", 24), ("case number", 15), ("applicant", 24),
                ("matter", 11), ("center", 22), ("OA flow", 18), ("portal", 14)]
     lines = ["  ".join(_cell(name, width) for name, width in columns)]
     for case in cases:

@@ -1,0 +1,164 @@
+"""Helpers for end-to-end tests: a private simulator set, a bridge subprocess,
+and counts taken from the simulators' request logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.service.demo import DemoCase, Snapshot, demo_config, file_cases, write_toml
+from bridge.sim.admin import SimAdmin
+from bridge.sim.runner import SimulatorSet, start_all
+
+
+#: the portal's result code for an approval (mappings/hbj/portal.yaml)
+PORTAL_APPROVED = "1"
+
+
+@dataclass
+class Flow:
+    """A simulator set, a bridge configuration for it and the cases filed."""
+
+    sims: SimulatorSet
+    root: Path
+    config_path: Path
+    cases: list[DemoCase] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, root: Path, step_seconds: float = 0.2) -> Flow:
+        sims = start_all(root / "sim")
+        SimAdmin(sims.oa.url).post(
+            "pace", {"step_seconds": step_seconds, "refuse_rate": 0.25, "seed": 5}
+        )
+        settings = demo_config(root, sims)
+        settings["bridge"]["log_file"] = str(root / "logs" / "bridge.log")
+        config_path = root / "govbridge.toml"
+        write_toml(settings, config_path)
+        return cls(sims=sims, root=root, config_path=config_path)
+
+    def file(self, online: int, window: int) -> list[DemoCase]:
+        filed = file_cases(self.sims, online, window)
+        self.cases += filed
+        return filed
+
+    def spawn(self, crash_at: str | None = None) -> subprocess.Popen[bytes]:
+        """Start ``govbridge run`` as a subprocess, with crash points armed."""
+        env = dict(os.environ)
+        env.pop("GOVBRIDGE_CRASH_AT", None)
+        if crash_at:
+            env["GOVBRIDGE_CRASH_AT"] = crash_at
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config",
+             str(self.config_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "bridge-stderr.log", "ab"),  # noqa: SIM115
+        )
+        return self.process
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.sims)
+
+    def wait_finished(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            if all(snap.finished(case) for case in self.cases):
+                return True
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            time.sleep(0.5)
+        return False
+
+    def close(self) -> None:
+        self.stop()
+        self.sims.stop()
+
+
+def write_counts(sims: SimulatorSet) -> dict[str, Counter[str]]:
+    """Per write operation, how many requests each key received that took effect
+    or were absorbed as repeats (refused requests are not counted)."""
+    counts: dict[str, Counter[str]] = {}
+    for name, sim in (("center", sims.center), ("oa", sims.oa), ("portal", sims.portal)):
+        for request in SimAdmin(sim.url).requests():
+            outcome = str(request["outcome"])
+            if outcome not in ("done", "already") and not outcome.startswith("launched"):
+                continue
+            operation = f"{name}.{request['operation']}"
+            key = request["key"] or ""
+            if request["operation"] == "receiveCourseInfo":
+                key = f"{key}#{_step_serial(request['body'])}"
+            if request["operation"] == "postProgress":
+                key = f"{key}#{_progress_seq(request['body'])}"
+            counts.setdefault(operation, Counter())[key] += 1
+    return counts
+
+
+def _step_serial(body: str) -> str:
+    start = body.find("<SPHJXH>")
+    return body[start + 8 : body.find("</SPHJXH>")] if start >= 0 else "?"
+
+
+def _progress_seq(body: str | None) -> str:
+    return str(json.loads(body or "{}").get("seq", "?"))
+
+
+def duplicates(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    """Every (operation, key) that took effect more than once."""
+    return {
+        operation: {key: n for key, n in counter.items() if n > 1}
+        for operation, counter in counts.items()
+        if any(n > 1 for n in counter.values())
+    }
+
+
+def agreement_problems(snap: Snapshot, cases: list[DemoCase]) -> list[str]:
+    """Cases whose number, applicant or result differ between the three systems."""
+    problems = []
+    for case in cases:
+        number = snap.number(case)
+        if number is None:
+            problems.append(f"{case.key}: no case number at the center")
+            continue
+        held: dict[str, Any] = snap.center_by_number[number]
+        flows = snap.flows.get(number, [])
+        publication = snap.publications.get(number, {})
+        applicant = held["application"].get("SQRMC")
+        if len(flows) != 1:
+            problems.append(f"{number}: {len(flows)} flows at the OA")
+            continue
+        form = flows[0]["form"].get("master", flows[0]["form"])
+        if form.get("申请单位或个人") != applicant:
+            problems.append(f"{number}: applicant differs between center and OA")
+        if publication.get("applicantName") != applicant:
+            problems.append(f"{number}: applicant differs between center and portal")
+        completion = held.get("completion") or {}
+        approved = form.get("审批结果") == "准予许可"
+        if (completion.get("BJJGDM") == "6") != approved:
+            problems.append(f"{number}: center result differs from the OA's")
+        published_approval = publication.get("resultCode") == PORTAL_APPROVED
+        if published_approval != approved:
+            problems.append(f"{number}: portal result differs from the center's")
+    return problems
