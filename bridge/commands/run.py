@@ -1,0 +1,41 @@
+"""``govbridge demo`` and ``govbridge run``: the main job."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bridge.service.demo import run_demo
+
+    return run_demo(Path(args.state), online=args.online, window=args.window)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bridge.config import load_config
+    from bridge.engine.bridge import Bridge
+    from bridge.logs import configure
+
+    config = load_config(args.config)
+    configure(config.log_file)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Bridge(config).run(stop)
+    return 0
+
+
+def register(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="run the main job against the simulators")
+    demo.add_argument("--state", default="var", help="folder for the demo's state")
+    demo.add_argument("--online", type=int, default=4, help="online filings to file")
+    demo.add_argument("--window", type=int, default=4, help="window cases to file")
+    demo.set_defaults(func=_demo)
+
+    run = commands.add_parser("run", help="run the bridge until SIGTERM")
+    run.add_argument("--config", help="TOML file (default: $GOVBRIDGE_CONFIG)")
+    run.set_defaults(func=_run)
