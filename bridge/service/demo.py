@@ -163,7 +163,7 @@ def run_demo(
     step_seconds: float = 0.3,
 ) -> int:
     """Run the demo; 0 when every case reached its result in all three systems."""
-    state_dir = state_root / datetime.now().strftime("demo-%Y%m%d-%H%M%S")
+    state_dir = state_root.resolve() / datetime.now().strftime("demo-%Y%m%d-%H%M%S")
     state_dir.mkdir(parents=True, exist_ok=False)
     sims = start_all(state_dir / "sim")
     try:
