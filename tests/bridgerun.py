@@ -33,13 +33,22 @@ class Flow:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, root: Path, step_seconds: float = 0.2) -> Flow:
+    def start(
+        cls,
+        root: Path,
+        step_seconds: float = 0.2,
+        overrides: dict[str, dict[str, Any]] | None = None,
+    ) -> Flow:
+        """Private simulators and a bridge configuration; ``overrides`` are
+        merged into the configuration's sections."""
         sims = start_all(root / "sim")
         SimAdmin(sims.oa.url).post(
             "pace", {"step_seconds": step_seconds, "refuse_rate": 0.25, "seed": 5}
         )
         settings = demo_config(root, sims)
         settings["bridge"]["log_file"] = str(root / "logs" / "bridge.log")
+        for section, values in (overrides or {}).items():
+            settings.setdefault(section, {}).update(values)
         config_path = root / "govbridge.toml"
         write_toml(settings, config_path)
         return cls(sims=sims, root=root, config_path=config_path)
