@@ -68,8 +68,23 @@ def load_bureau(
             raise ConfigError(f"{path}:1: system {mapping.system!r} is mapped twice")
         systems[mapping.system] = mapping
 
+    _refuse_failed_check(bureau, folder, systems, schemas_dir)
     log.info("mapping.loaded", bureau=bureau, systems=",".join(sorted(systems)))
     return BureauMapping(bureau, systems, Interchange(schemas_dir))
+
+
+def _refuse_failed_check(
+    bureau: str,
+    folder: Path,
+    systems: dict[str, SystemMapping],
+    schemas_dir: Path | None,
+) -> None:
+    from bridge.mapping._check import check_systems
+
+    errors = check_systems(bureau, folder, systems, schemas_dir).errors
+    if errors:
+        lines = "\n".join(str(finding) for finding in errors)
+        raise ConfigError(f"mapping of bureau {bureau!r} fails the check:\n{lines}")
 
 
 class BureauMapping:

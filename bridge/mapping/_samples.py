@@ -7,6 +7,7 @@ document(s) and the expected output; see mappings/README.md.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _inbound(mapping: BureauMapping, folder: Path, meta: YMap) -> str:
         for index, document in enumerate(docs, start=1):
             expected = _parse(folder / f"{name}-{index}.xml")
             if canonical(document) != canonical(expected):
-                return f"{name}-{index}.xml differs:\n{_pretty(document)}"
+                return _differs(f"{name}-{index}.xml", expected, document)
     return ""
 
 
@@ -94,8 +95,10 @@ def _outbound(mapping: BureauMapping, folder: Path, meta: YMap) -> str:
     if expected_file.exists() != (message.root is not None):
         return "expected.xml and the produced root disagree on whether there is one"
     root = message.root
-    if root is not None and canonical(root) != canonical(_parse(expected_file)):
-        return f"expected.xml differs:\n{_pretty(root)}"
+    if root is not None:
+        expected = _parse(expected_file)
+        if canonical(root) != canonical(expected):
+            return _differs("expected.xml", expected, root)
 
     params = {str(key): str(value) for key, value in meta.get("params", YMap()).items()}
     if message.params != params:
@@ -110,5 +113,20 @@ def _parse(path: Path) -> etree._Element:
         raise ConfigError(f"{path}: cannot read sample: {exc}") from exc
 
 
+def _differs(name: str, expected: etree._Element, produced: etree._Element) -> str:
+    """A unified diff of the expected and the produced document, canonical form."""
+    diff = difflib.unified_diff(
+        _pretty(expected).splitlines(),
+        _pretty(produced).splitlines(),
+        fromfile=f"{name} (expected)",
+        tofile=f"{name} (produced)",
+        lineterm="",
+    )
+    return f"{name} differs:\n" + "\n".join(diff)
+
+
 def _pretty(element: etree._Element) -> str:
-    return str(etree.tostring(element, pretty_print=True, encoding="unicode"))
+    """``element`` in canonical form, one element per line, prefixes rewritten."""
+    text = canonical(element)
+    reparsed = etree.fromstring(text.encode("utf-8"), _PARSER)
+    return str(etree.tostring(reparsed, pretty_print=True, encoding="unicode"))
