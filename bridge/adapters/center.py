@@ -5,8 +5,9 @@ gets a RESULT document back as a string (center-formats §1, §7). The center
 says no with STATUS 300 and a Chinese DESC, never with a SOAP fault; this
 module turns those answers into outcomes and errors:
 
-- DESC starting with the already-done prefix (``当前业务已``), under STATUS 200
-  or 300, is :attr:`WriteOutcome.ALREADY`;
+- DESC starting with the already-done prefix (``当前业务已``), under a STATUS
+  the quirk profile lists (200 and 300 by default), is
+  :attr:`WriteOutcome.ALREADY`;
 - DESC ``接口令牌不存在`` fetches a new token and sends the request once more;
 - any other STATUS 300 is a :class:`RejectedError` carrying DESC as fault_text.
 """
@@ -14,9 +15,11 @@ module turns those answers into outcomes and errors:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -24,8 +27,14 @@ import zeep
 from lxml import etree
 
 from bridge.adapters.base import Cursor, Page, WriteOutcome
-from bridge.adapters.transport import make_transport, translate
-from bridge.errors import ProtocolError, RejectedError, TokenExpiredError
+from bridge.adapters.quirks import QuirkProfile, profile_from
+from bridge.adapters.transport import make_transport, translate, zeep_settings
+from bridge.errors import (
+    ProtocolError,
+    RejectedError,
+    TokenExpiredError,
+    ValidationError,
+)
 from bridge.paths import WSDL_DIR
 from bridge.xmlutil import local, parse_xml, text
 
@@ -68,22 +77,30 @@ class CenterAdapter:
         *,
         department_code: str,
         region_code: str,
-        already_done_prefix: str = "当前业务已",
+        already_done_prefix: str | None = None,
         timeout: float = 10,
         deadline: float = 30,
+        quirks: QuirkProfile | dict[str, Any] | None = None,
     ) -> None:
+        profile = profile_from(quirks, SYSTEM)
+        if already_done_prefix is not None:
+            profile = dataclasses.replace(
+                profile, already_done_prefix=already_done_prefix
+            )
+        self.quirks = profile
         self.address = _endpoint(url)
         self.department_code = department_code
         self.region_code = region_code
-        self.already_done_prefix = already_done_prefix
+        self.already_done_prefix = profile.already_done_prefix
         self._key = key
         self._secret = secret
         self._token: str | None = None
         self._token_lock = threading.Lock()
-        self._transport = make_transport(SYSTEM, timeout, deadline)
-        settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
+        self._transport = make_transport(
+            SYSTEM, timeout, deadline, quirks=profile, bundle=WSDL_PATH.parent
+        )
         client = zeep.Client(
-            str(WSDL_PATH), transport=self._transport, settings=settings
+            str(WSDL_PATH), transport=self._transport, settings=zeep_settings(profile)
         )
         self._service = client.create_service(BINDING, self.address)
 
@@ -115,7 +132,7 @@ class CenterAdapter:
         cursor = None
         if records:
             last = records[-1]
-            cursor = Cursor(text(last, "GXSJ"), text(last, "SBLSH_SHORT"))
+            cursor = Cursor(self._cursor_time(last), text(last, "SBLSH_SHORT"))
         has_more = text(data, "HASMORE") == "1"
         return Page(records=records, has_more=has_more, cursor=cursor)
 
@@ -183,10 +200,19 @@ class CenterAdapter:
         reply = self._request(operation, doc, record)
         return self._outcome(operation, reply, record)
 
+    def _cursor_time(self, record: etree._Element) -> str:
+        """GXSJ in the canonical form; as sent when no declared format fits."""
+        raw = text(record, "GXSJ")
+        try:
+            return self.quirks.local_text(raw, field="GXSJ")
+        except ValidationError:
+            log.warning("center.cursor_time_unreadable", field="GXSJ")
+            return raw
+
     def _outcome(
         self, operation: str, reply: Reply, record: str | None
     ) -> WriteOutcome:
-        if reply.desc.startswith(self.already_done_prefix):
+        if self.quirks.is_already_done(reply.status, reply.desc):
             return WriteOutcome.ALREADY
         if reply.ok:
             return WriteOutcome.DONE

@@ -22,7 +22,8 @@ import zeep.exceptions
 from lxml import etree
 from urllib3 import encode_multipart_formdata
 
-from bridge.adapters.transport import make_transport, translate
+from bridge.adapters.quirks import QuirkProfile, profile_from
+from bridge.adapters.transport import make_transport, translate, zeep_settings
 from bridge.errors import (
     BridgeError,
     ConfigError,
@@ -68,13 +69,23 @@ class OaAdapter:
         state_codes: dict[int, str] | None = None,
         timeout: float = 10,
         deadline: float = 30,
+        quirks: QuirkProfile | dict[str, Any] | None = None,
     ) -> None:
+        if not isinstance(quirks, QuirkProfile):
+            quirks = {"soap_version": "1.2", **(quirks or {})}
+        self.quirks = profile_from(quirks, SYSTEM)
         self.url = url.rstrip("/")
         self.username = username
         self._password = password
         self.sender_login = sender_login
         self.state_codes = dict(state_codes or DEFAULT_STATE_CODES)
-        self._transport = make_transport(SYSTEM, timeout, deadline)
+        self._transport = make_transport(
+            SYSTEM,
+            timeout,
+            deadline,
+            quirks=self.quirks,
+            bundle=WSDL_DIR / "seeyon",
+        )
         self._services: dict[str, Any] = {}
         self._token: str | None = None
         self._lock = threading.RLock()
@@ -285,7 +296,11 @@ class OaAdapter:
         with self._lock:
             if name not in self._services:
                 wsdl = WSDL_DIR / "seeyon" / f"{name}.wsdl"
-                client = zeep.Client(str(wsdl), transport=self._transport)
+                client = zeep.Client(
+                    str(wsdl),
+                    transport=self._transport,
+                    settings=zeep_settings(self.quirks),
+                )
                 binding = f"{{{WSDL_TNS}}}{name}Soap12Binding"
                 address = f"{self.url}/seeyon/services/{name}.{name}HttpSoap12Endpoint/"
                 self._services[name] = client.create_service(binding, address)

@@ -3,7 +3,8 @@
 It loads the bundled FilingService WSDL, binds it to the configured address,
 signs every call with a WS-Security UsernameToken (password digest, UTC
 timestamps) and hands filings to the mapping layer as native ``<filing>``
-elements with unqualified child names, exactly as the portal sent them.
+elements with unqualified child names, exactly as the portal sent them
+(an element marked ``xsi:nil="true"`` is left out, as if it were absent).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from zeep.plugins import Plugin
 from zeep.wsse.username import UsernameToken
 
 from bridge.adapters.base import Attachment, Cursor, Page, WriteOutcome
-from bridge.adapters.transport import make_transport, translate
+from bridge.adapters.quirks import QuirkProfile, profile_from
+from bridge.adapters.transport import make_transport, translate, zeep_settings
 from bridge.errors import ProtocolError, RejectedError
 from bridge.paths import WSDL_DIR
 from bridge.xmlutil import local, text
@@ -34,6 +36,7 @@ ENDPOINT = "/portal/services/FilingService"
 WSDL_PATH = WSDL_DIR / "portal" / "FilingService.wsdl"
 BINDING = f"{{{PORTAL_NS}}}FilingServiceSoapBinding"
 ALREADY_MESSAGE = "已存在"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
 class _EnvelopeKeeper(Plugin):  # type: ignore[misc]
@@ -65,17 +68,20 @@ class PortalAdapter:
         *,
         timeout: float = 10,
         deadline: float = 30,
+        quirks: QuirkProfile | dict[str, Any] | None = None,
     ) -> None:
+        self.quirks = profile_from(quirks, SYSTEM)
         self.address = _endpoint(url)
-        self._transport = make_transport(SYSTEM, timeout, deadline)
+        self._transport = make_transport(
+            SYSTEM, timeout, deadline, quirks=self.quirks, bundle=WSDL_PATH.parent
+        )
         self._keeper = _EnvelopeKeeper()
         token = UsernameToken(username, password, use_digest=True, zulu_timestamp=True)
-        settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
         client = zeep.Client(
             str(WSDL_PATH),
             transport=self._transport,
             wsse=token,
-            settings=settings,
+            settings=zeep_settings(self.quirks),
             plugins=[self._keeper],
         )
         self._client = client
@@ -149,7 +155,7 @@ class PortalAdapter:
                 record=record,
                 detail=f"code={result.code}",
             )
-        if result.message == ALREADY_MESSAGE:
+        if result.message in self.quirks.already_done_messages:
             return WriteOutcome.ALREADY
         return WriteOutcome.DONE
 
@@ -179,7 +185,7 @@ class PortalAdapter:
         for answer in envelope.iter(f"{{{PORTAL_NS}}}listFilingsResponse"):
             for child in answer:
                 if isinstance(child.tag, str) and local(child.tag) == "filing":
-                    records.append(_unqualified(child))
+                    records.append(_unqualified(child, self.quirks.drop_nil))
         return records
 
 
@@ -190,13 +196,16 @@ def _endpoint(url: str) -> str:
     return url
 
 
-def _unqualified(element: etree._Element) -> etree._Element:
-    """A detached copy of ``element`` with every tag's namespace dropped."""
+def _unqualified(element: etree._Element, drop_nil: bool = True) -> etree._Element:
+    """A detached copy of ``element``, namespaces dropped, nil children left out."""
     copy = etree.Element(local(element.tag))
     copy.text = element.text
     for child in element:
-        if isinstance(child.tag, str):
-            copy.append(_unqualified(child))
+        if not isinstance(child.tag, str):
+            continue
+        if drop_nil and child.get(XSI_NIL) in ("true", "1"):
+            continue
+        copy.append(_unqualified(child, drop_nil))
     return copy
 
 

@@ -1,12 +1,15 @@
 """The shared SOAP transport: one pooled HTTP session per counterpart, a total
-deadline per call, and the one place where requests, zeep and lxml exceptions
-become govbridge errors."""
+deadline per call, the encoding rules and size cap of the counterpart's quirk
+profile, WSDL loading confined to a local bundle, and the one place where
+requests, zeep and lxml exceptions become govbridge errors."""
 
 from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -14,9 +17,12 @@ import zeep.exceptions
 from lxml import etree
 from requests.adapters import HTTPAdapter
 
+from bridge.adapters.decode import choose_encoding, looks_like_xml, to_utf8
+from bridge.adapters.quirks import QuirkProfile
 from bridge.errors import (
     BridgeError,
     BusyError,
+    ConfigError,
     DecodeError,
     PermanentError,
     ProtocolError,
@@ -26,8 +32,9 @@ from bridge.errors import (
     UnavailableError,
 )
 
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024
-_CHARSET = re.compile(r"charset=([\w-]+)", re.IGNORECASE)
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+_ENVELOPE_NS = {"1.1": SOAP11_NS, "1.2": SOAP12_NS}
 
 
 def make_session(pool_size: int = 8) -> requests.Session:
@@ -42,10 +49,8 @@ def make_session(pool_size: int = 8) -> requests.Session:
 
 def snippet(body: bytes, content_type: str, limit: int = 200) -> str:
     """A short readable excerpt of an answer, decoded by its declared charset."""
-    found = _CHARSET.search(content_type or "")
-    charset = found.group(1) if found else "utf-8"
-    if charset.lower() in ("gb2312", "gbk"):
-        charset = "gb18030"
+    charset, skip = choose_encoding(body, content_type)
+    body = body[skip:]
     try:
         decoded = body[: limit * 4].decode(charset, errors="replace")
     except LookupError:
@@ -57,8 +62,10 @@ class DeadlineTransport(zeep.Transport):
     """A zeep transport that enforces a total deadline and a size cap per call.
 
     A per-read timeout alone lets a trickling answer run forever; here the
-    body is read in chunks and the call fails once ``deadline`` seconds have
-    passed since it started.
+    body is read as it arrives and the call fails once ``deadline`` seconds
+    have passed since it started. XML answers are re-encoded as UTF-8 by the
+    rules of bridge/adapters/decode.py before zeep or lxml see them, and WSDL
+    and schema locations resolve inside the local ``bundle`` folder only.
     """
 
     def __init__(
@@ -68,7 +75,9 @@ class DeadlineTransport(zeep.Transport):
         session: requests.Session | None = None,
         timeout: float = 10.0,
         deadline: float = 30.0,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_bytes: int | None = None,
+        quirks: QuirkProfile | None = None,
+        bundle: Path | None = None,
     ) -> None:
         super().__init__(
             session=session or make_session(),
@@ -76,9 +85,11 @@ class DeadlineTransport(zeep.Transport):
             operation_timeout=timeout,
         )
         self.system = system
+        self.quirks = quirks or QuirkProfile()
         self.read_timeout = timeout
         self.deadline = deadline
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes or self.quirks.max_bytes
+        self.bundle = bundle
 
     def post(self, address: str, message: Any, headers: dict[str, str]) -> Any:
         started = time.monotonic()
@@ -100,34 +111,50 @@ class DeadlineTransport(zeep.Transport):
             ) from exc
         response._content = self._read_body(response, started)  # noqa: SLF001
         self._check_status(response)
+        self._normalise(response)
         return response
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(chunk_size=16384):
+            while True:
+                chunk = response.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
-                if size > self.max_bytes:
-                    raise SecurityError(
-                        f"answer larger than the cap of {self.max_bytes} bytes",
-                        system=self.system,
-                        http_status=response.status_code,
-                    )
+                self._check_size(size, response.status_code)
                 chunks.append(chunk)
-                if time.monotonic() - started > self.deadline:
-                    raise TimeoutError_(
-                        f"answer not complete within {self.deadline:g} s",
-                        system=self.system,
-                        http_status=response.status_code,
-                    )
-        except requests.RequestException as exc:
+                self._check_deadline(started, response.status_code)
+        except (requests.RequestException, OSError) as exc:
+            raise TimeoutError_(
+                "answer interrupted", system=self.system, detail=str(exc)
+            ) from exc
+        except Exception as exc:
+            if isinstance(exc, BridgeError):
+                raise
             raise TimeoutError_(
                 "answer interrupted", system=self.system, detail=str(exc)
             ) from exc
         finally:
             response.close()
         return b"".join(chunks)
+
+    def _check_size(self, size: int, status: int) -> None:
+        if size > self.max_bytes:
+            raise SecurityError(
+                f"answer larger than the cap of {self.max_bytes} bytes",
+                system=self.system,
+                http_status=status,
+            )
+
+    def _check_deadline(self, started: float, status: int) -> None:
+        if time.monotonic() - started > self.deadline:
+            raise TimeoutError_(
+                f"answer not complete within {self.deadline:g} s",
+                system=self.system,
+                http_status=status,
+            )
 
     def _check_status(self, response: requests.Response) -> None:
         """Turn a non-XML error answer into a classified error at once."""
@@ -150,6 +177,94 @@ class DeadlineTransport(zeep.Transport):
                 detail=snippet(response.content, content_type),
             )
 
+    def _normalise(self, response: requests.Response) -> None:
+        """Re-encode an XML answer as UTF-8; raise a fault of the other SOAP version."""
+        if not looks_like_xml(response.content):
+            return
+        content_type = response.headers.get("Content-Type", "")
+        response._content = to_utf8(  # noqa: SLF001
+            response.content,
+            content_type,
+            system=self.system,
+            default=self.quirks.encoding,
+        )
+        media = content_type.split(";")[0].strip() or "text/xml"
+        response.headers["Content-Type"] = f"{media}; charset=UTF-8"
+        _raise_foreign_fault(response, self.quirks.soap_version)
+
+    def load(self, url: str) -> bytes:
+        """A WSDL or schema document, read from the bundle when one is set."""
+        if self.bundle is None:
+            return bytes(super().load(url))
+        return _bundle_file(self.bundle, url).read_bytes()
+
+
+def _bundle_file(bundle: Path, url: str) -> Path:
+    """The file in ``bundle`` that ``url`` names, by its longest matching tail."""
+    root = bundle.resolve()
+    path = urlsplit(url).path if "://" in url else url
+    candidate = Path(path)
+    if candidate.is_absolute() and candidate.resolve().is_relative_to(root):
+        if candidate.is_file():
+            return candidate
+    parts = [part for part in Path(path).parts if part not in ("/", "\\", "..")]
+    for start in range(len(parts)):
+        inside = root.joinpath(*parts[start:]).resolve()
+        if inside.is_relative_to(root) and inside.is_file():
+            return inside
+    raise ConfigError(
+        f"WSDL location {url} is not in the bundle {root}; nothing is fetched",
+        detail=url,
+    )
+
+
+def _raise_foreign_fault(response: requests.Response, expected: str) -> None:
+    """Raise a zeep Fault for a fault in the envelope version zeep does not expect.
+
+    A SOAP 1.1 service behind a 1.2 gateway (or the other way round) answers
+    faults the binding cannot read; they are read here instead.
+    """
+    head = response.content[:8192]
+    other = "1.2" if expected == "1.1" else "1.1"
+    if _ENVELOPE_NS[other].encode() not in head or b"Fault" not in head:
+        return
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    try:
+        root = etree.fromstring(response.content, parser)
+    except etree.XMLSyntaxError:
+        return
+    fault = root.find(f".//{{{_ENVELOPE_NS[other]}}}Fault")
+    if fault is None:
+        return
+    raise _fault_of(fault, other)
+
+
+def _fault_of(fault: etree._Element, version: str) -> zeep.exceptions.Fault:
+    ns = _ENVELOPE_NS[version]
+    if version == "1.2":
+        code = fault.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""
+        subcodes = [
+            etree.QName(ns, value.split(":")[-1])
+            for value in fault.xpath(
+                "./s:Code//s:Subcode/s:Value/text()", namespaces={"s": ns}
+            )
+        ]
+        text = fault.findtext(f"{{{ns}}}Reason/{{{ns}}}Text") or ""
+        detail = fault.find(f"{{{ns}}}Detail")
+    else:
+        code = fault.findtext("faultcode") or ""
+        subcodes = []
+        text = fault.findtext("faultstring") or ""
+        detail = fault.find("detail")
+    return zeep.exceptions.Fault(
+        message=text,
+        code=code.split(":")[-1],
+        detail=detail,
+        subcodes=subcodes,
+    )
+
 
 def make_transport(
     system: str,
@@ -157,15 +272,30 @@ def make_transport(
     deadline: float = 30.0,
     *,
     pool_size: int = 8,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
+    quirks: QuirkProfile | None = None,
+    bundle: Path | None = None,
 ) -> DeadlineTransport:
-    """The transport for one counterpart: pooled session, deadline, size cap."""
+    """The transport for one counterpart: pooled session, deadline, quirks, bundle."""
     return DeadlineTransport(
         system,
         session=make_session(pool_size),
         timeout=timeout,
         deadline=deadline,
         max_bytes=max_bytes,
+        quirks=quirks,
+        bundle=bundle,
+    )
+
+
+def zeep_settings(quirks: QuirkProfile) -> zeep.Settings:
+    """Strict zeep settings; huge text nodes only where the size cap allows them."""
+    return zeep.Settings(
+        strict=True,
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+        xml_huge_tree=quirks.max_bytes > 10_000_000,
     )
 
 
@@ -173,7 +303,7 @@ def _fault_code(fault: zeep.exceptions.Fault) -> str:
     code = fault.code
     if isinstance(code, etree.QName):
         code = code.localname
-    return str(code or "")
+    return str(code or "").rsplit(":", 1)[-1]
 
 
 def _fault_subcodes(fault: zeep.exceptions.Fault) -> list[str]:
