@@ -23,6 +23,8 @@ class CenterConfig:
     region_code: str = ""
     timeout: float = 10.0
     deadline: float = 30.0
+    #: the counterpart's quirk profile (bridge/adapters/quirks.py)
+    quirks: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,6 +35,8 @@ class OaConfig:
     sender_login: str = "service-admin"
     timeout: float = 10.0
     deadline: float = 30.0
+    #: the counterpart's quirk profile (bridge/adapters/quirks.py)
+    quirks: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +46,8 @@ class PortalConfig:
     password: str = ""
     timeout: float = 10.0
     deadline: float = 30.0
+    #: the counterpart's quirk profile (bridge/adapters/quirks.py)
+    quirks: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
