@@ -20,7 +20,10 @@ from bridge.errors import ConfigError
 
 FORM_ROOT = "formExport"
 _PARSER = etree.XMLParser(
-    remove_blank_text=True, remove_comments=True, resolve_entities=False, no_network=True
+    remove_blank_text=True,
+    remove_comments=True,
+    resolve_entities=False,
+    no_network=True,
 )
 
 

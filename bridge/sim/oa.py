@@ -39,6 +39,7 @@ from bridge.sim.oa_form import (
     parse_window_time,
     template_definition,
 )
+from bridge.sim.oa_profile import VendorProfile
 from bridge.sim.oa_upload import UploadError, parse_upload
 from bridge.xmlutil import to_text
 
@@ -106,12 +107,32 @@ class OaSimulator(Simulator):
     name = "oa"
     write_operations = frozenset({LAUNCH, "upload", "sendMessageByLoginName"})
 
-    def __init__(self, db_path: str | Path, **options: Any) -> None:
-        self.config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
+    def __init__(
+        self,
+        db_path: str | Path,
+        profile: VendorProfile | None = None,
+        **options: Any,
+    ) -> None:
+        self.profile = profile
+        self.config: dict[str, Any] = self._initial_config()
         self.pace = Pace()
         self.templates: dict[str, Template] = default_templates()
+        if profile is not None:
+            self.name = f"oa-{profile.name}" if profile.name != "hbj" else "oa"
+            self.templates = _profile_templates(profile) or self.templates
         self._tokens: dict[str, float] = {}
         super().__init__(db_path, **options)
+
+    def _initial_config(self) -> dict[str, Any]:
+        config = copy.deepcopy(DEFAULT_CONFIG)
+        if self.profile is not None:
+            config["state_codes"] = self.profile.states()
+        return config
+
+    @property
+    def case_column(self) -> str:
+        """The form column holding the center's case number."""
+        return self.profile.case_column if self.profile is not None else CASE_COLUMN
 
     def create_tables(self) -> None:
         self.state.script(OA_DDL)
@@ -157,7 +178,21 @@ class OaSimulator(Simulator):
             return wire.typed_fault(request.version, namespace, fault)
         except _TokenFault as fault:
             return wire.generic_fault(request.version, fault.text)
-        return wire.answer(payload, request.version)
+        return self._encoded(wire.answer(payload, request.version))
+
+    def _encoded(self, response: Response) -> Response:
+        """The answer in the profile's encoding (declaration and charset too)."""
+        encoding = self.profile.encoding if self.profile is not None else "UTF-8"
+        if encoding.upper() in ("UTF-8", "UTF8"):
+            return response
+        envelope = etree.fromstring(response.body)
+        response.body = etree.tostring(
+            envelope, xml_declaration=True, encoding=encoding
+        )
+        response.content_type = response.content_type.replace(
+            "charset=UTF-8", f"charset={encoding}"
+        )
+        return response
 
     def _answer(
         self, request: SoapRequest, service: str, args: dict[str, Any]
@@ -204,7 +239,7 @@ class OaSimulator(Simulator):
         number = self.code("authorityservice")
         if operation != LAUNCH:
             raise wire.ServiceFault(number, message)
-        key = _case_key(args.get("data"))
+        key = _case_key(args.get("data"), self.profile)
         if self.config["launch_token_error"] == "error_number":
             self._log_launch(key, f"error:{number}", request)
             return wire.service_response(namespace, LAUNCH, number, message, 0)
@@ -216,7 +251,7 @@ class OaSimulator(Simulator):
     def _op_launchFormCollaboration(
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
-        key = _case_key(args["data"])
+        key = _case_key(args["data"], self.profile)
         try:
             flow_id = self._launch(args)
         except wire.ServiceFault as fault:
@@ -249,7 +284,7 @@ class OaSimulator(Simulator):
                 self.code("flowTempleAuth"), f"发起人[{sender}]无权使用模板:{code}"
             )
         try:
-            form = parse_form(args["data"] or "")
+            form = parse_form(args["data"] or "", self.profile)
         except FormDataError as exc:
             raise wire.ServiceFault(
                 self.code("formExportServiceDateInfoError"), str(exc)
@@ -278,7 +313,7 @@ class OaSimulator(Simulator):
             "subject": subject,
             "sender": sender,
             "state": states["draft"] if draft else states["sent"],
-            "case_key": form.master.get(CASE_COLUMN),
+            "case_key": form.master.get(self.case_column),
             "create_time": now,
             "update_time": now,
             "node_index": 0,
@@ -372,7 +407,7 @@ class OaSimulator(Simulator):
         if template is None:
             raise wire.ServiceFault(self.code("flowTempleExist"), f"模板不存在:{code}")
         return wire.list_return(
-            namespace, request.operation, template_definition(template)
+            namespace, request.operation, template_definition(template, self.profile)
         )
 
     # -- documentService ---------------------------------------------------------------
@@ -381,7 +416,7 @@ class OaSimulator(Simulator):
         self, namespace: str, args: dict[str, Any], request: SoapRequest
     ) -> etree._Element:
         flow = self._flow_or_fault(args["flowId"])
-        document = to_text(flow_element(flow), declaration=True)
+        document = self._document(flow_element(flow, self.profile))
         return wire.string_return(namespace, request.operation, document)
 
     _op_exportFlow2 = _op_exportFlow
@@ -391,9 +426,16 @@ class OaSimulator(Simulator):
     ) -> etree._Element:
         root = etree.Element("flowExportList", version="1.0")
         for flow_id in args["flowIdArray"]:
-            root.append(flow_element(self._flow_or_fault(flow_id)))
-        document = to_text(root, declaration=True)
+            root.append(flow_element(self._flow_or_fault(flow_id), self.profile))
+        document = self._document(root)
         return wire.string_return(namespace, request.operation, document)
+
+    def _document(self, root: etree._Element) -> str:
+        """An exported document as text, declaring the profile's encoding."""
+        if self.profile is None:
+            return to_text(root, declaration=True)
+        head = f'<?xml version="1.0" encoding="{self.profile.encoding}"?>'
+        return head + to_text(root)
 
     # -- messageService ----------------------------------------------------------------
 
@@ -543,12 +585,31 @@ class OaSimulator(Simulator):
                 raise AdminError(
                     f"flow {flow_id} is not running (state {flow['state']})"
                 )
-            moved = advance(flow, self.pace, self.clock.local_text(), self.states())
+            moved = advance(
+                flow,
+                self.pace,
+                self.clock.local_text(),
+                self.states(),
+                *self._result_columns(),
+            )
             finished = moved["state"] not in self._running_states()
             moved["due"] = None if finished else self._now() + self.pace.step_seconds
             self._save_flow(moved)
         log.info("oa.sim.flow_advanced", flow_id=flow_id, state=moved["state"])
         return moved
+
+    def _result_columns(self) -> list[tuple[str, str, str, str]]:
+        profile = self.profile
+        if profile is None:
+            return []
+        return [
+            (
+                profile.result_column,
+                profile.certificate_column,
+                profile.finished_column,
+                profile.certificate_prefix,
+            )
+        ]
 
     # -- admin -------------------------------------------------------------------------
 
@@ -627,7 +688,7 @@ class OaSimulator(Simulator):
             for table in ("oa_flow", "oa_attachment", "oa_message"):
                 conn.execute(f"DELETE FROM {table}")
         self._tokens.clear()
-        self.config = copy.deepcopy(DEFAULT_CONFIG)
+        self.config = self._initial_config()
         self.pace = Pace()
 
 
@@ -646,9 +707,19 @@ def _flow_dict(row: sqlite3.Row) -> dict[str, Any]:
     return flow
 
 
-def _case_key(data: str | None) -> str | None:
-    """The 申办流水号 of a form, best effort, for the request log."""
+def _profile_templates(profile: VendorProfile) -> dict[str, Template]:
+    return {
+        spec.code: Template(
+            code=spec.code, subject=spec.subject, matter_code=spec.matter_code
+        )
+        for spec in profile.templates
+    }
+
+
+def _case_key(data: str | None, profile: VendorProfile | None = None) -> str | None:
+    """The case number column of a form, best effort, for the request log."""
+    column = profile.case_column if profile is not None else CASE_COLUMN
     try:
-        return parse_form(data or "").master.get(CASE_COLUMN)
+        return parse_form(data or "", profile).master.get(column)
     except FormDataError:
         return None

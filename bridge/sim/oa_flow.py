@@ -80,9 +80,22 @@ def _draw(pace: Pace, flow_id: int, seq: int) -> float:
 
 
 def advance(
-    flow: dict[str, Any], pace: Pace, now: str, codes: dict[str, int]
+    flow: dict[str, Any],
+    pace: Pace,
+    now: str,
+    codes: dict[str, int],
+    result_columns: tuple[str, str, str, str] = (
+        "审批结果",
+        "批准文号",
+        "办结日期",
+        "环审",
+    ),
 ) -> dict[str, Any]:
-    """Finish the flow's current node; return the changed flow (a new dict)."""
+    """Finish the flow's current node; return the changed flow (a new dict).
+
+    ``result_columns``: the form's result, certificate and finish-time columns
+    and the certificate number's prefix.
+    """
     flow = dict(flow, record=list(flow["record"]), form=dict(flow["form"]))
     index = flow["node_index"]
     node = NODES[index]
@@ -100,7 +113,7 @@ def advance(
         refused = draw < pace.refuse_rate
         action = "不同意" if refused else "同意"
         opinion = "不符合审批条件，不予许可" if refused else node.opinion
-        _fill_result(flow, refused, now)
+        _fill_result(flow, refused, now, result_columns)
         flow["state"] = codes["terminated"] if refused else codes["finished"]
         next_index = index
     elif back:
@@ -139,11 +152,14 @@ def _node_entry(
     }
 
 
-def _fill_result(flow: dict[str, Any], refused: bool, now: str) -> None:
+def _fill_result(
+    flow: dict[str, Any], refused: bool, now: str, columns: tuple[str, str, str, str]
+) -> None:
+    result, certificate, finished, prefix = columns
     master = dict(flow["form"]["master"])
-    master["审批结果"] = "不予许可" if refused else "准予许可"
+    master[result] = "不予许可" if refused else "准予许可"
     if not refused:
         serial = abs(flow["flow_id"]) % 1000
-        master["批准文号"] = f"环审〔{now[:4]}〕{serial:03d}号"
-    master["办结日期"] = now
+        master[certificate] = f"{prefix}〔{now[:4]}〕{serial:03d}号"
+    master[finished] = now
     flow["form"]["master"] = master

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from bridge.sim.seed import MATTERS
 from bridge.xmlutil import parse_xml, to_text
+
+if TYPE_CHECKING:
+    from bridge.sim.oa_profile import VendorProfile
 
 FORM_TABLE = "formmain_0101"
 SUB_TABLE = "材料清单"
@@ -103,8 +106,17 @@ def _column_values(values: etree._Element | None) -> list[tuple[str, str]]:
     return found
 
 
-def parse_form(data: str) -> FormRecord:
+def _columns(
+    profile: VendorProfile | None,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    if profile is None:
+        return MASTER_COLUMNS, SUB_COLUMNS
+    return list(profile.master_columns), list(profile.sub_columns)
+
+
+def parse_form(data: str, profile: VendorProfile | None = None) -> FormRecord:
     """Read FormExport as A8 imports it: by display name, blanks and unknowns out."""
+    master_columns, sub_columns = _columns(profile)
     try:
         root = parse_xml(data.strip(), system="oa")
     except Exception as exc:
@@ -113,25 +125,26 @@ def parse_form(data: str) -> FormRecord:
         raise FormDataError(f"表单数据根元素应为 formExport: {root.tag}")
 
     record = FormRecord()
-    known = {name for name, _ in MASTER_COLUMNS}
+    known = {name for name, _ in master_columns}
     for name, value in _column_values(root.find("values")):
         if name not in known:
             record.ignored.append(name)
         elif value:
             record.master[name] = value
 
-    sub_known = {name for name, _ in SUB_COLUMNS}
+    sub_known = {name for name, _ in sub_columns}
     for row in root.iterfind("subForms/subForm/values/row"):
         cells = {n: v for n, v in _column_values(row) if n in sub_known and v}
         if cells:
             record.rows.append(cells)
 
-    _validate(record)
+    _validate(record, master_columns)
     return record
 
 
-def _validate(record: FormRecord) -> None:
-    for name in NUMBER_COLUMNS & record.master.keys():
+def _validate(record: FormRecord, columns: list[tuple[str, str]]) -> None:
+    numbers = {name for name, kind in columns if kind == "4"}
+    for name in numbers & record.master.keys():
         try:
             float(record.master[name])
         except ValueError as exc:
@@ -156,26 +169,34 @@ def _value_column(parent: etree._Element, name: str, value: str) -> None:
     etree.SubElement(column, "value").text = value or None
 
 
-def form_element(record: FormRecord | None, summary_id: str = "") -> etree._Element:
+def form_element(
+    record: FormRecord | None,
+    summary_id: str = "",
+    profile: VendorProfile | None = None,
+) -> etree._Element:
     """The FormExport of a stored record (blank when None), every column present."""
     record = record or FormRecord()
+    master_columns, sub_columns = _columns(profile)
+    table = profile.form_table if profile is not None else FORM_TABLE
     root = etree.Element("formExport", version="2.0")
-    etree.SubElement(root, "summary", id=summary_id, name=FORM_TABLE)
-    _definitions(root, MASTER_COLUMNS)
+    etree.SubElement(root, "summary", id=summary_id, name=table)
+    _definitions(root, master_columns)
     values = etree.SubElement(root, "values")
-    for name, _ in MASTER_COLUMNS:
+    for name, _ in master_columns:
         _value_column(values, name, record.master.get(name, ""))
     sub_form = etree.SubElement(etree.SubElement(root, "subForms"), "subForm")
-    _definitions(sub_form, SUB_COLUMNS)
+    _definitions(sub_form, sub_columns)
     sub_values = etree.SubElement(sub_form, "values")
     for row in record.rows:
         row_el = etree.SubElement(sub_values, "row")
-        for name, _ in SUB_COLUMNS:
+        for name, _ in sub_columns:
             _value_column(row_el, name, row.get(name, ""))
     return root
 
 
-def template_definition(template: Template) -> list[str | None]:
+def template_definition(
+    template: Template, profile: VendorProfile | None = None
+) -> list[str | None]:
     """getTemplateDefinition's two strings: FlowExport and a blank FormExport."""
     flow = etree.Element("flowExport", version="1.0")
     for tag, value in (
@@ -186,13 +207,18 @@ def template_definition(template: Template) -> list[str | None]:
     ):
         etree.SubElement(flow, tag).text = value or None
     etree.SubElement(flow, "attachments")
-    etree.SubElement(flow, "content").text = FORM_TABLE if template.has_form else None
-    form = to_text(form_element(None), declaration=True) if template.has_form else None
+    table = profile.form_table if profile is not None else FORM_TABLE
+    etree.SubElement(flow, "content").text = table if template.has_form else None
+    blank = form_element(None, profile=profile)
+    form = to_text(blank, declaration=True) if template.has_form else None
     return [to_text(flow, declaration=True), form]
 
 
-def flow_element(flow: dict[str, Any]) -> etree._Element:
+def flow_element(
+    flow: dict[str, Any], profile: VendorProfile | None = None
+) -> etree._Element:
     """The flowExport document of one stored flow (shape in docs/simulators.md)."""
+    when = profile.time_text if profile is not None else str
     root = etree.Element("flowExport", version="1.0")
     summary = etree.SubElement(root, "summary")
     for tag, key in (
@@ -204,14 +230,21 @@ def flow_element(flow: dict[str, Any]) -> etree._Element:
         ("createTime", "create_time"),
         ("updateTime", "update_time"),
     ):
-        etree.SubElement(summary, tag).text = str(flow[key])
+        value = str(flow[key])
+        etree.SubElement(summary, tag).text = when(value) if "Time" in tag else value
     record = FormRecord.from_json(flow["form"])
-    root.append(form_element(record, str(flow["flow_id"])))
+    if profile is not None:
+        record.master[profile.finished_column] = when(
+            record.master.get(profile.finished_column, "")
+        )
+    root.append(form_element(record, str(flow["flow_id"]), profile))
     process = etree.SubElement(root, "processRecord")
     for node in flow["record"]:
         node_el = etree.SubElement(process, "node")
         for tag in NODE_FIELDS:
-            etree.SubElement(node_el, tag).text = str(node.get(tag, "")) or None
+            value = str(node.get(tag, ""))
+            value = when(value) if tag.endswith("Time") else value
+            etree.SubElement(node_el, tag).text = value or None
     return root
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +35,43 @@ class SimulatorSet:
     oa: Simulator
     portal: Simulator
     state_dir: Path
+    bureau_oas: dict[str, Simulator] = field(default_factory=dict)
 
     def urls(self) -> dict[str, str]:
-        return {"center": self.center.url, "oa": self.oa.url, "portal": self.portal.url}
+        urls = {"center": self.center.url, "oa": self.oa.url, "portal": self.portal.url}
+        urls.update({sim.name: sim.url for sim in self.bureau_oas.values()})
+        return urls
 
     def all(self) -> list[Simulator]:
-        return [self.center, self.oa, self.portal]
+        return [self.center, self.oa, self.portal, *self.bureau_oas.values()]
 
     def stop(self) -> None:
         for sim in self.all():
             sim.stop()
 
 
+def start_bureau_oa(
+    bureau: str, db_path: str | Path, port: int = 0, **options: Any
+) -> Simulator:
+    """Start an OA simulator with the vendor profile of ``bureau`` (e.g. "lyj")."""
+    from bridge.sim.oa_profile import profile_named
+
+    return start_simulator(
+        "oa", db_path, port=port, profile=profile_named(bureau), **options
+    )
+
+
 def start_all(
-    state_dir: str | Path, ports: dict[str, int] | None = None, **options: Any
+    state_dir: str | Path,
+    ports: dict[str, int] | None = None,
+    bureau_oas: tuple[str, ...] = (),
+    **options: Any,
 ) -> SimulatorSet:
-    """Start all three simulators with their SQLite files in ``state_dir``."""
+    """Start all three simulators with their SQLite files in ``state_dir``.
+
+    ``bureau_oas`` names further bureaus whose own OA runs beside the first
+    (``("lyj",)`` starts "oa-lyj" on ``oa-lyj.sqlite``, port ``ports["oa-lyj"]``).
+    """
     folder = Path(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
     ports = ports or {}
@@ -60,4 +81,13 @@ def start_all(
         )
         for name in SIMULATORS
     }
-    return SimulatorSet(state_dir=folder, **started)
+    extra = {
+        bureau: start_bureau_oa(
+            bureau,
+            folder / f"oa-{bureau}.sqlite",
+            port=ports.get(f"oa-{bureau}", 0),
+            **options,
+        )
+        for bureau in bureau_oas
+    }
+    return SimulatorSet(state_dir=folder, bureau_oas=extra, **started)
