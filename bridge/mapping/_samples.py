@@ -126,7 +126,6 @@ def _differs(name: str, expected: etree._Element, produced: etree._Element) -> s
 
 
 def _pretty(element: etree._Element) -> str:
-    """``element`` in canonical form, one element per line, prefixes rewritten."""
-    text = canonical(element)
-    reparsed = etree.fromstring(text.encode("utf-8"), _PARSER)
+    """``element`` one element per line, blank text and comments left out."""
+    reparsed = etree.fromstring(etree.tostring(element), _PARSER)
     return str(etree.tostring(reparsed, pretty_print=True, encoding="unicode"))
