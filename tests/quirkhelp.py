@@ -72,3 +72,44 @@ def canned_server(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def editing_proxy(target: str, edit: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A server on 127.0.0.1 that forwards POSTs to ``target`` and edits answers."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", "0") or 0)
+            headers = {
+                key: value
+                for key, value in self.headers.items()
+                if key.lower() in ("content-type", "soapaction")
+            }
+            answer = requests.post(
+                target + self.path,
+                data=self.rfile.read(length),
+                headers=headers,
+                timeout=10,
+            )
+            body = edit(answer.content)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", answer.headers["Content-Type"])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

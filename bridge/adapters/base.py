@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from bridge.errors import BridgeError
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -23,6 +25,8 @@ class Page:
     records: list[etree._Element]
     has_more: bool
     cursor: Cursor | None = None  # of the last record, for the next page
+    #: records of this page that the adapter refused, by record key
+    rejected: dict[str, BridgeError] = field(default_factory=dict)
 
 
 class WriteOutcome(enum.Enum):

@@ -23,6 +23,7 @@ from zeep.wsse.username import UsernameToken
 
 from bridge.adapters.base import Attachment, Cursor, Page, WriteOutcome
 from bridge.adapters.quirks import QuirkProfile, profile_from
+from bridge.adapters.records import check_numbers, numeric_paths
 from bridge.adapters.transport import make_transport, translate, zeep_settings
 from bridge.errors import ProtocolError, RejectedError
 from bridge.paths import WSDL_DIR
@@ -86,6 +87,7 @@ class PortalAdapter:
         )
         self._client = client
         self._service = client.create_service(BINDING, self.address)
+        self._numbers = numeric_paths(client.get_type(f"{{{PORTAL_NS}}}Filing"))
 
     def close(self) -> None:
         """Release the pooled HTTP connections."""
@@ -112,7 +114,15 @@ class PortalAdapter:
         if records:
             last = records[-1]
             cursor = Cursor(text(last, "changeTime"), text(last, "filingNo"))
-        return Page(records=records, has_more=result.hasMore == 1, cursor=cursor)
+        page = Page(records=records, has_more=result.hasMore == 1, cursor=cursor)
+        for record in records:
+            key = text(record, "filingNo")
+            error = check_numbers(
+                record, self._numbers, system=SYSTEM, operation="listFilings", key=key
+            )
+            if error is not None:
+                page.rejected[key] = error
+        return page
 
     def get_attachment(self, attachment_id: str) -> Attachment:
         """One attachment's bytes and names."""

@@ -108,6 +108,8 @@ def _take_page(
             continue
         try:
             outcome = handle(rt, conn, record, key)
+            if key in page.rejected:
+                raise page.rejected[key]
         except PermanentError as exc:
             outcome = "dead"
             dead_letter(
