@@ -44,19 +44,6 @@ FAULT_KINDS = (
     "timeout",
     "trickle",
     "close",
-    # quirks of real legacy services (bridge/adapters/quirks.py)
-    "gbk_declared_gb2312",
-    "charset_header_only",
-    "utf8_declared_gbk_bytes",
-    "bom_utf8",
-    "soap12_busy",
-    "soap12_busy_200",
-    "entity_declaration",
-)
-
-#: fault kinds that send the real answer in another encoding or form
-REENCODED_KINDS = frozenset(
-    {"gbk_declared_gb2312", "charset_header_only", "utf8_declared_gbk_bytes", "bom_utf8"}
 )
 
 MAINTENANCE_PAGE = (
@@ -248,6 +235,8 @@ class Simulator:
         self.state = SimState(db_path)
         self.faults = FaultInjector(seed)
         self.seed = seed
+        #: seconds every non-admin request is held before it is handled
+        self.latency_seconds = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -377,6 +366,8 @@ class Simulator:
             ("POST", r"/faults", self._admin_faults),
             ("GET", r"/faults", lambda b, q, m: {"rules": self.faults.describe()}),
             ("DELETE", r"/faults", lambda b, q, m: self._clear_faults()),
+            ("POST", r"/latency", self._admin_latency),
+            ("GET", r"/latency", lambda b, q, m: {"seconds": self.latency_seconds}),
             ("POST", r"/reset", lambda b, q, m: self._admin_reset()),
         ]
 
@@ -408,6 +399,15 @@ class Simulator:
             raise AdminError(str(exc)) from exc
         return {"rules": self.faults.describe()}
 
+    def _admin_latency(
+        self, body: dict[str, Any], query: dict[str, list[str]], match: Any
+    ) -> dict[str, Any]:
+        seconds = float(body.get("seconds", 0.0))
+        if not 0.0 <= seconds <= 10.0:
+            raise AdminError("latency seconds must be between 0 and 10")
+        self.latency_seconds = seconds
+        return {"seconds": seconds}
+
     def _clear_faults(self) -> dict[str, Any]:
         self.faults.clear()
         return {"rules": []}
@@ -417,6 +417,7 @@ class Simulator:
         with self.state.tx() as conn:
             conn.execute("DELETE FROM request_log")
         self.faults.clear()
+        self.latency_seconds = 0.0
         return {"reset": True}
 
     def dispatch_admin(
@@ -561,6 +562,8 @@ def fault_response(rule: FaultRule, version: str) -> Response | None:
 def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # answers go out at once, as Tomcat's do: no Nagle wait on small writes
+        disable_nagle_algorithm = True
         server_version = "Apache-Coyote/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -569,40 +572,6 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def _read_body(self) -> bytes:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 chunks = []
-def quirk_fault(rule: FaultRule) -> Response | None:
-    """The answers of the legacy quirk kinds that replace the real answer."""
-    if rule.kind in ("soap12_busy", "soap12_busy_200"):
-        status = 200 if rule.kind == "soap12_busy_200" else 500
-        return soap_fault("1.2", "系统繁忙", subcode="Busy", status=status)
-    if rule.kind == "entity_declaration":
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">'
-            '<!ENTITY x SYSTEM "file:///etc/hostname">]>\n'
-            f'<soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Body>'
-            "<r>&b;&x;</r></soapenv:Body></soapenv:Envelope>"
-        )
-        return Response(body=body.encode("utf-8"))
-    return None
-
-
-def reencoded(rule: FaultRule, answer: Response) -> Response:
-    """The real ``answer`` as a legacy service would encode or label it."""
-    text = answer.body.decode("utf-8")
-    bare = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", text, count=1)
-    media = answer.content_type.split(";")[0]
-    if rule.kind == "gbk_declared_gb2312":
-        body = '<?xml version="1.0" encoding="gb2312"?>' + bare
-        return Response(answer.status, body.encode("gbk"), f"{media}; charset=gb2312")
-    if rule.kind == "charset_header_only":
-        return Response(answer.status, bare.encode("gbk"), f"{media}; charset=GBK")
-    if rule.kind == "utf8_declared_gbk_bytes":
-        body = '<?xml version="1.0" encoding="UTF-8"?>' + bare
-        return Response(answer.status, body.encode("gbk"), f"{media}; charset=UTF-8")
-    body = b"\xef\xbb\xbf" + text.encode("utf-8")
-    return Response(answer.status, body, media)
-
-
                 while True:
                     size_line = self.rfile.readline().strip().split(b";")[0]
                     size = int(size_line or b"0", 16)
@@ -659,6 +628,8 @@ def reencoded(rule: FaultRule, answer: Response) -> Response:
             if path.startswith("/admin"):
                 self._send(sim.dispatch_admin("POST", path, query, body))
                 return
+            if sim.latency_seconds:
+                time.sleep(sim.latency_seconds)
             other = sim.handle_other_post(path, query, self.headers, body)
             if other is not None:
                 self._send(other)
@@ -695,10 +666,7 @@ def reencoded(rule: FaultRule, answer: Response) -> Response:
                 real = answer or sim.handle_soap(request)
                 self._send(real, trickle=True)
                 return True
-            if rule.kind in REENCODED_KINDS:
-                self._send(reencoded(rule, answer or sim.handle_soap(request)))
-                return True
-            replacement = quirk_fault(rule) or fault_response(rule, request.version)
+            replacement = fault_response(rule, request.version)
             if replacement is not None:
                 self._send(replacement)
                 return True

@@ -816,10 +816,20 @@ class CenterSimulator(Simulator):
     def admin_routes(self) -> list[tuple[str, str, AdminHandler]]:
         return [
             ("POST", r"/cases", lambda body, query, match: self.file_window_case(body)),
+            ("POST", r"/cases/bulk", lambda body, query, match: self._bulk(body)),
             ("DELETE", r"/cases/(?P<number>[^/]+)", self._admin_delete),
             ("POST", r"/config", lambda body, query, match: self.configure(body)),
             ("GET", r"/config", lambda body, query, match: dict(self.config)),
         ]
+
+    def _bulk(self, body: dict[str, Any]) -> dict[str, list[str]]:
+        """File ``count`` invented window cases in one transaction (benchmarks)."""
+        count = int(body.get("count", 0))
+        if not 0 < count <= 200_000:
+            raise AdminError("count must be between 1 and 200000")
+        with self.state.tx():
+            numbers = [self.file_window_case({})["SBLSH_SHORT"] for _ in range(count)]
+        return {"cases": numbers}
 
     def file_window_case(self, given: dict[str, Any]) -> dict[str, str]:
         """File a case accepted at the window; missing fields come from the seed."""

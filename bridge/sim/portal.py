@@ -542,6 +542,7 @@ class PortalSimulator(Simulator):
     def admin_routes(self) -> list[tuple[str, str, AdminHandler]]:
         return [
             ("POST", r"/filings", lambda b, q, m: self.add_filing(b)),
+            ("POST", r"/filings/bulk", lambda b, q, m: self._bulk(b)),
             ("GET", r"/filings/([^/]+)", lambda b, q, m: self.filing_dict(m.group(1))),
             (
                 "POST",
@@ -550,6 +551,15 @@ class PortalSimulator(Simulator):
             ),
             ("POST", r"/config", lambda b, q, m: self._configure(b)),
         ]
+
+    def _bulk(self, body: dict[str, Any]) -> dict[str, list[str]]:
+        """File ``count`` invented filings in one transaction (benchmarks)."""
+        count = int(body.get("count", 0))
+        if not 0 < count <= 200_000:
+            raise AdminError("count must be between 1 and 200000")
+        with self.state.tx():
+            numbers = [self.add_filing({})["filingNo"] for _ in range(count)]
+        return {"filings": numbers}
 
     def _configure(self, body: dict[str, Any]) -> dict[str, Any]:
         if "username" in body:
