@@ -44,6 +44,19 @@ FAULT_KINDS = (
     "timeout",
     "trickle",
     "close",
+    # quirks of real legacy services (bridge/adapters/quirks.py)
+    "gbk_declared_gb2312",
+    "charset_header_only",
+    "utf8_declared_gbk_bytes",
+    "bom_utf8",
+    "soap12_busy",
+    "soap12_busy_200",
+    "entity_declaration",
+)
+
+#: fault kinds that send the real answer in another encoding or form
+REENCODED_KINDS = frozenset(
+    {"gbk_declared_gb2312", "charset_header_only", "utf8_declared_gbk_bytes", "bom_utf8"}
 )
 
 MAINTENANCE_PAGE = (
@@ -572,6 +585,40 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def _read_body(self) -> bytes:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 chunks = []
+def quirk_fault(rule: FaultRule) -> Response | None:
+    """The answers of the legacy quirk kinds that replace the real answer."""
+    if rule.kind in ("soap12_busy", "soap12_busy_200"):
+        status = 200 if rule.kind == "soap12_busy_200" else 500
+        return soap_fault("1.2", "系统繁忙", subcode="Busy", status=status)
+    if rule.kind == "entity_declaration":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">'
+            '<!ENTITY x SYSTEM "file:///etc/hostname">]>\n'
+            f'<soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Body>'
+            "<r>&b;&x;</r></soapenv:Body></soapenv:Envelope>"
+        )
+        return Response(body=body.encode("utf-8"))
+    return None
+
+
+def reencoded(rule: FaultRule, answer: Response) -> Response:
+    """The real ``answer`` as a legacy service would encode or label it."""
+    text = answer.body.decode("utf-8")
+    bare = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", text, count=1)
+    media = answer.content_type.split(";")[0]
+    if rule.kind == "gbk_declared_gb2312":
+        body = '<?xml version="1.0" encoding="gb2312"?>' + bare
+        return Response(answer.status, body.encode("gbk"), f"{media}; charset=gb2312")
+    if rule.kind == "charset_header_only":
+        return Response(answer.status, bare.encode("gbk"), f"{media}; charset=GBK")
+    if rule.kind == "utf8_declared_gbk_bytes":
+        body = '<?xml version="1.0" encoding="UTF-8"?>' + bare
+        return Response(answer.status, body.encode("gbk"), f"{media}; charset=UTF-8")
+    body = b"\xef\xbb\xbf" + text.encode("utf-8")
+    return Response(answer.status, body, media)
+
+
                 while True:
                     size_line = self.rfile.readline().strip().split(b";")[0]
                     size = int(size_line or b"0", 16)
@@ -666,7 +713,10 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 real = answer or sim.handle_soap(request)
                 self._send(real, trickle=True)
                 return True
-            replacement = fault_response(rule, request.version)
+            if rule.kind in REENCODED_KINDS:
+                self._send(reencoded(rule, answer or sim.handle_soap(request)))
+                return True
+            replacement = quirk_fault(rule) or fault_response(rule, request.version)
             if replacement is not None:
                 self._send(replacement)
                 return True
