@@ -71,6 +71,22 @@ class DeliveryConfig:
 
 
 @dataclass
+class AuditConfig:
+    """The audit log's keys, checkpoints and algorithms (bridge/audit/)."""
+
+    folder: Path = Path("var/audit")
+    private_key: Path | None = None
+    public_key: Path | None = None
+    checkpoint_file: Path | None = None
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 300.0
+    hash: str = "sha256"
+    signature: str = "ed25519"
+    payload_retention_days: int = 365
+    secret: str = ""
+
+
+@dataclass
 class Config:
     """Everything the bridge needs to run, with defaults for the embedded setup."""
 
@@ -85,6 +101,7 @@ class Config:
     portal: PortalConfig = field(default_factory=PortalConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -93,6 +110,7 @@ _SECTIONS: dict[str, type] = {
     "portal": PortalConfig,
     "poll": PollConfig,
     "delivery": DeliveryConfig,
+    "audit": AuditConfig,
 }
 _SECRETS = {"secret", "password"}
 
@@ -135,7 +153,16 @@ def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:
         if value is not None and not isinstance(value, Path):
             path = Path(value)
             setattr(config, name, path if path.is_absolute() else root / path)
+    _audit_paths(config.audit, root)
     return config
+
+
+def _audit_paths(audit: AuditConfig, root: Path) -> None:
+    for name in ("folder", "private_key", "public_key", "checkpoint_file"):
+        value = getattr(audit, name)
+        if value is not None:
+            path = Path(value)
+            setattr(audit, name, path if path.is_absolute() else root / path)
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -37,7 +37,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     portal = config.portal
     return Runtime(
         config=config,
-        store=open_store(config.store),
+        store=open_store(config.store, audit=config.audit),
         mapping=load_bureau(config.bureau, config.mappings_dir),
         interchange=Interchange(config.schemas_dir),
         center=CenterAdapter(

@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.engine import make_url
 
-from bridge.store.schema import audit_log, metadata, watermarks
+from bridge.store.schema import metadata, watermarks
+
+if TYPE_CHECKING:
+    from bridge.audit.trail import AuditTrail
+    from bridge.config import AuditConfig
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,8 +30,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     """The bridge's database: one SQLAlchemy engine and its tables."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, trail: AuditTrail | None = None) -> None:
+        from bridge.audit.trail import AuditTrail
+
         self.engine = engine
+        self.trail = trail or AuditTrail()
 
     @property
     def is_sqlite(self) -> bool:
@@ -42,6 +49,7 @@ class Store:
         """One transaction."""
         with self.engine.begin() as conn:
             yield conn
+        self.trail.after_commit(self.engine)
 
     def audit(
         self,
@@ -55,21 +63,24 @@ class Store:
         detail: str | None = None,
         payload_digest: str | None = None,
         correlation_id: str | None = None,
-    ) -> None:
-        """Append one audit entry inside the caller's transaction."""
-        conn.execute(
-            insert(audit_log).values(
-                at=datetime.now(UTC),
-                system=system,
-                operation=operation,
-                outcome=outcome,
-                case_number=case_number,
-                record_key=record_key,
-                detail=detail,
-                payload_digest=payload_digest,
-                correlation_id=correlation_id,
-            )
-        )
+        payload: str | None = None,
+        duration_ms: int | None = None,
+    ) -> int:
+        """Append one entry to the chained audit log inside the caller's
+        transaction; ``payload`` is kept apart under its own retention."""
+        fields = {
+            "at": datetime.now(UTC),
+            "system": system,
+            "operation": operation,
+            "outcome": outcome,
+            "case_number": case_number,
+            "record_key": record_key,
+            "detail": detail,
+            "payload_digest": payload_digest,
+            "correlation_id": correlation_id,
+            "duration_ms": duration_ms,
+        }
+        return self.trail.append(conn, fields, payload)
 
     def watermark(self, conn: Connection, source: str) -> tuple[str, str] | None:
         row = conn.execute(
@@ -94,10 +105,13 @@ class Store:
             conn.execute(insert(watermarks).values(source=source, **values))
 
     def dispose(self) -> None:
+        self.trail.close(self.engine)
         self.engine.dispose()
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
+def open_store(
+    url: str, *, create: bool = True, audit: AuditConfig | None = None
+) -> Store:
     """Open the store at a SQLAlchemy URL; SQLite files get their folder made."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -107,7 +121,9 @@ def open_store(url: str, *, create: bool = True) -> Store:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10)
-    store = Store(engine)
+    from bridge.audit.trail import AuditTrail
+
+    store = Store(engine, AuditTrail(audit))
     if create:
         store.create()
     return store

@@ -101,11 +101,13 @@ dead_letters = Table(
     Column("replayed_at", DateTime(timezone=True)),
 )
 
-#: Every step of every exchange, append-only.
+#: Every step of every exchange, append-only, hash-chained in ``seq`` order
+#: (bridge/audit/chain.py says which fields the hash covers).
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("system", String(32), nullable=False),
     Column("operation", String(64), nullable=False),
@@ -115,6 +117,40 @@ audit_log = Table(
     Column("detail", Text),
     Column("payload_digest", String(64)),
     Column("correlation_id", String(64)),
+    Column("duration_ms", Integer),
+    Column("hash_alg", String(16), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    UniqueConstraint("seq", name="uq_audit_log_seq"),
 )
 Index("ix_audit_case", audit_log.c.case_number)
 Index("ix_audit_record", audit_log.c.system, audit_log.c.record_key)
+Index("ix_audit_at", audit_log.c.at)
+
+#: The chain head: one row, locked by every append so appends form one order.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+)
+
+#: Payloads apart from the chained metadata, deleted when their retention ends.
+audit_payloads = Table(
+    "audit_payloads",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_audit_payloads_expiry", audit_payloads.c.expires_at)
+
+#: Keyed hashes of the personal values in an entry's payload, for exact search.
+audit_personal = Table(
+    "audit_personal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("value_hash", String(64), nullable=False),
+)
+Index("ix_audit_personal", audit_personal.c.value_hash)

@@ -1,0 +1,1 @@
+"""The audit log: hash chain, signed checkpoints, verify, search, export, reports."""

@@ -1,0 +1,130 @@
+"""The hash chain: which fields an entry's hash covers, and appending one entry.
+
+Entry ``seq`` hashes ``prev_hash + "\\n" + canonical(entry)``; the first entry's
+``prev_hash`` is :data:`GENESIS`. Appends take the chain head row with an
+UPDATE first, so on PostgreSQL the row lock (and on SQLite the write lock)
+orders concurrent appends until the caller's transaction ends.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bridge.audit.crypto import digest
+from bridge.store.schema import audit_head, audit_log, audit_payloads, audit_personal
+
+GENESIS = "0" * 64
+
+#: The entry fields the hash covers, in this order.
+CHAINED = (
+    "seq",
+    "at",
+    "system",
+    "operation",
+    "outcome",
+    "case_number",
+    "record_key",
+    "detail",
+    "payload_digest",
+    "correlation_id",
+    "duration_ms",
+    "hash_alg",
+)
+
+#: Resident ID numbers (18 characters) and mainland mobiles inside a payload.
+PERSONAL = re.compile(
+    r"(?<![0-9A-Za-z])(?:[1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx]|1[3-9][0-9]{9})"
+    r"(?![0-9A-Za-z])"
+)
+
+
+def at_text(value: datetime) -> str:
+    """The one text form of an entry time: UTC, microseconds, ``Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """The bytes an entry's hash covers: its chained fields as sorted JSON."""
+    values = {name: entry.get(name) for name in CHAINED}
+    if isinstance(values["at"], datetime):
+        values["at"] = at_text(values["at"])
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
+    """The hash of ``entry`` following ``prev_hash``, by the entry's algorithm."""
+    data = prev_hash.encode("ascii") + b"\n" + canonical(entry)
+    return digest(str(entry["hash_alg"]), data)
+
+
+def person_hash(secret: bytes, value: str) -> str:
+    """The keyed hash that makes a personal value searchable by exact match."""
+    return hmac.new(secret, value.strip().upper().encode(), "sha256").hexdigest()
+
+
+def _take_head(conn: Connection) -> tuple[int, str]:
+    bump = update(audit_head).where(audit_head.c.id == 1)
+    moved = conn.execute(bump.values(seq=audit_head.c.seq + 1))
+    if moved.rowcount == 0:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        first = dialect.insert(audit_head).values(id=1, seq=0, head_hash=GENESIS)
+        conn.execute(first.on_conflict_do_nothing(index_elements=["id"]))
+        conn.execute(bump.values(seq=audit_head.c.seq + 1))
+    row = conn.execute(
+        select(audit_head.c.seq, audit_head.c.head_hash).where(audit_head.c.id == 1)
+    ).one()
+    return int(row.seq), str(row.head_hash)
+
+
+def append(
+    conn: Connection,
+    fields: Mapping[str, Any],
+    *,
+    hash_alg: str = "sha256",
+    payload: str | None = None,
+    retention: timedelta = timedelta(days=365),
+    secret: bytes = b"",
+) -> int:
+    """Append one entry inside the caller's transaction; returns its ``seq``."""
+    seq, prev = _take_head(conn)
+    entry = {**fields, "seq": seq, "hash_alg": hash_alg}
+    entry["at"] = entry.get("at") or datetime.now(UTC)
+    if payload is not None and not entry.get("payload_digest"):
+        entry["payload_digest"] = digest(hash_alg, payload.encode("utf-8"))
+    head = entry_hash(prev, entry)
+
+    conn.execute(insert(audit_log).values(**entry, entry_hash=head))
+    conn.execute(
+        update(audit_head).where(audit_head.c.id == 1).values(head_hash=head)
+    )
+    if payload is not None:
+        _keep_payload(conn, seq, entry["at"], payload, retention, secret)
+    return seq
+
+
+def _keep_payload(
+    conn: Connection,
+    seq: int,
+    at: datetime,
+    payload: str,
+    retention: timedelta,
+    secret: bytes,
+) -> None:
+    conn.execute(
+        insert(audit_payloads).values(seq=seq, payload=payload, expires_at=at + retention)
+    )
+    values = sorted({match.group(0) for match in PERSONAL.finditer(payload)})
+    if values and secret:
+        rows = [{"seq": seq, "value_hash": person_hash(secret, v)} for v in values]
+        conn.execute(insert(audit_personal), rows)

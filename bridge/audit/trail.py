@@ -1,0 +1,145 @@
+"""The audit trail of one process: settings, keys and when to checkpoint.
+
+The store appends through :meth:`AuditTrail.append` inside the engine's
+transactions and calls :meth:`after_commit` once a transaction has ended; a
+checkpoint is taken then, every ``checkpoint_every`` entries or
+``checkpoint_seconds`` seconds, and by :meth:`close` at shutdown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine
+
+from bridge.audit.chain import append
+from bridge.audit.checkpoint import read_checkpoints, take_checkpoint, write_checkpoint
+from bridge.audit.crypto import PrivateKey, generate, load_private, save_keys
+from bridge.config import AuditConfig
+
+log = structlog.get_logger()
+
+
+class AuditTrail:
+    """Appends entries and writes signed checkpoints for one store."""
+
+    def __init__(self, config: AuditConfig | None = None) -> None:
+        self.config = config
+        self.hash_alg = config.hash if config else "sha256"
+        self._lock = threading.Lock()
+        self._since = 0
+        self._last_time = time.monotonic()
+        self._last_count: int | None = None
+        self._key: PrivateKey | None = None
+        self._secret: bytes | None = None
+
+    @property
+    def checkpoints_enabled(self) -> bool:
+        return self.config is not None
+
+    @property
+    def checkpoint_file(self) -> Path:
+        config = self._need_config()
+        return config.checkpoint_file or config.folder / "checkpoints.jsonl"
+
+    def append(
+        self, conn: Connection, fields: Mapping[str, Any], payload: str | None
+    ) -> int:
+        """Append one entry inside the caller's transaction."""
+        retention = timedelta(days=self.config.payload_retention_days if
+                              self.config else 365)
+        secret = self.secret() if payload is not None else b""
+        seq = append(conn, fields, hash_alg=self.hash_alg, payload=payload,
+                     retention=retention, secret=secret)
+        with self._lock:
+            self._since += 1
+        return seq
+
+    def after_commit(self, engine: Engine) -> None:
+        """Take a checkpoint if enough entries or time have passed."""
+        if not self.checkpoints_enabled or not self._due():
+            return
+        self.checkpoint(engine)
+
+    def close(self, engine: Engine) -> None:
+        """The shutdown checkpoint, when anything is new since the last one."""
+        if self.checkpoints_enabled:
+            self.checkpoint(engine)
+
+    def checkpoint(self, engine: Engine) -> dict[str, Any] | None:
+        """Sign the committed chain head and append it to the checkpoint file."""
+        with self._lock:
+            key = self.private_key()
+            after = self._checkpointed_count()
+            with engine.connect() as conn, conn.begin():
+                record = take_checkpoint(conn, key, after)
+            self._since = 0
+            self._last_time = time.monotonic()
+            if record is None:
+                return None
+            write_checkpoint(self.checkpoint_file, record)
+            self._last_count = int(record["count"])
+        log.info("audit.checkpoint", count=record["count"], head=record["head"][:16])
+        return record
+
+    def private_key(self) -> PrivateKey:
+        """The signing key, made (with its public half) on first use."""
+        if self._key is None:
+            config = self._need_config()
+            private, public = key_paths(config)
+            if not private.exists():
+                save_keys(generate(config.signature), private, public)
+                log.info("audit.key_created", private=str(private), public=str(public))
+            self._key = load_private(private)
+        return self._key
+
+    def secret(self) -> bytes:
+        """The key of the personal-value hashes: configured, or kept in a file."""
+        if self._secret is None:
+            self._secret = self._load_secret()
+        return self._secret
+
+    def _load_secret(self) -> bytes:
+        if self.config is None:
+            return b""
+        if self.config.secret:
+            return self.config.secret.encode("utf-8")
+        path = self.config.folder / "search.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32), encoding="ascii")
+            path.chmod(0o600)
+        return path.read_text(encoding="ascii").strip().encode("ascii")
+
+    def _checkpointed_count(self) -> int:
+        if self._last_count is None:
+            found = read_checkpoints(self.checkpoint_file)
+            self._last_count = int(found[-1]["count"]) if found else 0
+        return self._last_count
+
+    def _due(self) -> bool:
+        config = self._need_config()
+        with self._lock:
+            if self._since >= config.checkpoint_every:
+                return True
+            waited = time.monotonic() - self._last_time
+            return self._since > 0 and waited >= config.checkpoint_seconds
+
+    def _need_config(self) -> AuditConfig:
+        if self.config is None:
+            raise RuntimeError("this store was opened without an [audit] section")
+        return self.config
+
+
+def key_paths(config: AuditConfig) -> tuple[Path, Path]:
+    """Where the private and the public key live."""
+    private = config.private_key or config.folder / "bridge.key"
+    public = config.public_key or config.folder / "bridge.pub"
+    return private, public
