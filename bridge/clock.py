@@ -60,6 +60,17 @@ class ZonedClock:
         shifted = self._base.now() + timedelta(seconds=self.offset_seconds)
         return shifted.astimezone(self.zone)
 
+    def freeze(self) -> None:
+        """Stop the clock where it is now (tests of equal timestamps)."""
+        self._base = FixedClock(self._base.now())
+
+    def thaw(self) -> None:
+        """Let the clock run again from the instant it shows now."""
+        if isinstance(self._base, FixedClock):
+            stopped = self._base.now()
+            self._base = SystemClock()
+            self.offset_seconds += (stopped - self._base.now()).total_seconds()
+
     def local_naive(self) -> datetime:
         """Now as the legacy systems write it: local time without a zone."""
         return self.now().replace(tzinfo=None, microsecond=0)

@@ -401,6 +401,10 @@ class Simulator:
             self.clock.offset_seconds = float(body["offset_seconds"])
         if "advance_seconds" in body:
             self.clock.offset_seconds += float(body["advance_seconds"])
+        if body.get("frozen") is True:
+            self.clock.freeze()
+        elif body.get("frozen") is False:
+            self.clock.thaw()
         return {"now": self.clock.local_text(), "offset_seconds": self.clock.offset_seconds}
 
     def _admin_faults(
@@ -569,22 +573,6 @@ def fault_response(rule: FaultRule, version: str) -> Response | None:
     return None
 
 
-# -- the HTTP handler -----------------------------------------------------------------
-
-
-def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # answers go out at once, as Tomcat's do: no Nagle wait on small writes
-        disable_nagle_algorithm = True
-        server_version = "Apache-Coyote/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-        def _read_body(self) -> bytes:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                chunks = []
 def quirk_fault(rule: FaultRule) -> Response | None:
     """The answers of the legacy quirk kinds that replace the real answer."""
     if rule.kind in ("soap12_busy", "soap12_busy_200"):
@@ -619,6 +607,29 @@ def reencoded(rule: FaultRule, answer: Response) -> Response:
     return Response(answer.status, body, media)
 
 
+# -- the HTTP handler -----------------------------------------------------------------
+
+
+def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # answers go out at once, as Tomcat's do: no Nagle wait on small writes
+        disable_nagle_algorithm = True
+        server_version = "Apache-Coyote/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def handle_one_request(self) -> None:
+            """Serve one request; a client that hung up is not an error here."""
+            try:
+                super().handle_one_request()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _read_body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
                 while True:
                     size_line = self.rfile.readline().strip().split(b";")[0]
                     size = int(size_line or b"0", 16)

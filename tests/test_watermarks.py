@@ -1,0 +1,107 @@
+"""Watermarks that do not skip: equal timestamps across a page boundary, a
+record committed late with an older timestamp, and counterparts whose clocks
+are five minutes off the bridge's. Counted from the simulators' request logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.config import load_config
+from bridge.engine.bridge import Bridge
+from bridge.sim.admin import SimAdmin
+from tests.bridgerun import Flow, write_counts
+
+SMALL_PAGES = {"poll": {"page_size": 3, "overlap_seconds": 600}}
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Iterator[Flow]:
+    started = Flow.start(tmp_path, step_seconds=0.05, overrides=SMALL_PAGES)
+    yield started
+    started.close()
+
+
+def run_until_finished(flow: Flow, bridge: Bridge, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        bridge.run_once()
+        snap = flow.snapshot()
+        if all(snap.finished(case) for case in flow.cases):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def launches(flow: Flow) -> dict[str, int]:
+    return dict(write_counts(flow.sims).get("oa.launchFormCollaboration", {}))
+
+
+def numbers(flow: Flow) -> list[str]:
+    snap = flow.snapshot()
+    return [snap.number(case) or case.key for case in flow.cases]
+
+
+def test_equal_timestamps_across_a_page_boundary(flow: Flow) -> None:
+    """Seven window cases sharing one GXSJ, read in pages of three, are each
+    launched exactly once."""
+    center = SimAdmin(flow.sims.center.url)
+    center.post("clock", {"frozen": True})
+    flow.file(online=0, window=7)
+    gxsj = {case["GXSJ"] for case in center.state()["cases"]}
+    center.post("clock", {"frozen": False})
+    bridge = Bridge(load_config(flow.config_path))
+
+    try:
+        finished = run_until_finished(flow, bridge)
+    finally:
+        bridge.close()
+
+    assert len(gxsj) == 1
+    assert finished
+    assert launches(flow) == {number: 1 for number in numbers(flow)}
+
+
+def test_late_commit_with_an_older_timestamp(flow: Flow) -> None:
+    """A window case that appears after the watermark passed its time (committed
+    late, stamped two minutes earlier) is still picked up, once."""
+    center = SimAdmin(flow.sims.center.url)
+    flow.file(online=0, window=2)
+    bridge = Bridge(load_config(flow.config_path))
+    try:
+        bridge.run_once()
+        center.post("clock", {"advance_seconds": -120})
+        flow.file(online=0, window=1)
+        center.post("clock", {"offset_seconds": 0})
+
+        finished = run_until_finished(flow, bridge)
+    finally:
+        bridge.close()
+
+    assert finished
+    assert launches(flow) == {number: 1 for number in numbers(flow)}
+
+
+@pytest.mark.parametrize("skew", [300, -300])
+def test_counterpart_clocks_five_minutes_off(flow: Flow, skew: int) -> None:
+    """With the center and the portal five minutes ahead of (or behind) the
+    bridge, every case still goes through exactly once."""
+    for sim in (flow.sims.center, flow.sims.portal, flow.sims.oa):
+        SimAdmin(sim.url).post("clock", {"offset_seconds": skew})
+    flow.file(online=2, window=2)
+    bridge = Bridge(load_config(flow.config_path))
+
+    try:
+        finished = run_until_finished(flow, bridge)
+        flow.file(online=1, window=1)
+        finished_later = run_until_finished(flow, bridge)
+    finally:
+        bridge.close()
+
+    assert finished and finished_later
+    assert launches(flow) == {number: 1 for number in numbers(flow)}
+    counts = write_counts(flow.sims)
+    assert all(n == 1 for n in counts["center.registerOnlineCase"].values())
