@@ -5,7 +5,18 @@ from __future__ import annotations
 from lxml import etree
 
 NS = "urn:govbridge:interchange:1"
-KINDS = ("case", "stepEvent", "result")
+KINDS = (
+    "case",
+    "stepEvent",
+    "result",
+    "suspension",
+    "resumption",
+    "withdrawal",
+    "attachment",
+    "message",
+    "receipt",
+)
+SCHEMA_VERSION = "1.1"
 
 
 def qname(local_name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import structlog
 import xmlschema
@@ -12,11 +13,14 @@ from lxml import etree
 
 from bridge.errors import ValidationError
 from bridge.interchange._paths import KINDS, NS
+from bridge.interchange._rules import Problem, line_of, problems, xpath_of
+from bridge.interchange.calendar import WorkCalendar
 from bridge.paths import schemas_dir as default_schemas_dir
 
 log = structlog.get_logger()
 
 VERSION_DIR = Path("interchange") / "1"
+ROOT_SCHEMA = "envelope.xsd"
 PERSONAL_LEAVES = frozenset(
     {"idNumber", "mobile", "contactName", "handler", "approver", "name"}
 )
@@ -27,18 +31,28 @@ class Interchange:
     """The interchange schemas of version 1, ready to validate documents.
 
     lxml validates on the fast path; when a document fails, xmlschema reads it
-    again to name the first bad node and what it expected there. One lock
-    guards the schema objects, so an instance can be shared by threads.
+    again to name the first bad node and what it expected there. A document
+    the XSDs accept then goes through the rules XSD cannot state (check
+    characters, due dates, digests). One lock guards the schema objects, so an
+    instance can be shared by threads.
     """
 
-    def __init__(self, schemas_dir: Path | None = None) -> None:
+    def __init__(
+        self, schemas_dir: Path | None = None, calendar: WorkCalendar | None = None
+    ) -> None:
         base = (schemas_dir or default_schemas_dir()) / VERSION_DIR
         self.directory = base
-        self._lxml: dict[str, etree.XMLSchema] = {}
-        self._detailed: dict[str, xmlschema.XMLSchema] = {}
+        self._calendar = calendar
+        self._lxml = etree.XMLSchema(etree.parse(str(base / ROOT_SCHEMA)))
+        self._detailed: xmlschema.XMLSchema | None = None
         self._lock = threading.Lock()
-        for kind in KINDS:
-            self._lxml[kind] = etree.XMLSchema(etree.parse(str(base / f"{kind}.xsd")))
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar of the due-date rule, made on first use."""
+        if self._calendar is None:
+            self._calendar = WorkCalendar()
+        return self._calendar
 
     def kind_of(self, element: etree._Element) -> str:
         """Which interchange document ``element`` is: case, stepEvent or result."""
@@ -60,40 +74,105 @@ class Interchange:
             raise
 
         with self._lock:
-            if self._lxml[kind].validate(element):
+            valid = self._lxml.validate(element)
+            if not valid:
+                field, message = self._first_error(element)
+        if valid:
+            broken = next(problems(element, self.calendar), None)
+            if broken is None:
                 return
-            field, message = self._first_error(kind, element)
+            field, message = broken.path, broken.message
 
         log.debug("interchange.invalid", system=system, kind=kind, field=field)
         raise ValidationError(
             f"{kind} is not valid: {message}", system=system, record=record, field=field
         )
 
+    def is_valid(self, element: etree._Element) -> bool:
+        """True when the XSDs accept ``element`` (the fast path; no code rules)."""
+        with self._lock:
+            return bool(self._lxml.validate(element))
+
+    def problems(self, element: etree._Element) -> list[Problem]:
+        """Every XSD error of ``element``, or when there is none, every rule broken."""
+        self.kind_of(element)
+        with self._lock:
+            if self._lxml.validate(element):
+                valid = True
+            else:
+                valid = False
+                found = [
+                    Problem(_node_path(error), _line(error), _describe(error))
+                    for error in self._xmlschema().iter_errors(element)
+                ] or self._lxml_problems(element)
+        if valid:
+            return list(problems(element, self.calendar))
+        return found
+
     def normalise(self, element: etree._Element) -> None:
         """Put the children of ``element`` in the order its schema declares."""
         kind = self.kind_of(element)
         with self._lock:
-            declaration = self._xmlschema(kind).elements[kind]
+            declaration = self._xmlschema().elements[kind]
             _reorder(element, declaration)
 
-    def _xmlschema(self, kind: str) -> xmlschema.XMLSchema:
-        if kind not in self._detailed:
-            source = str(self.directory / f"{kind}.xsd")
-            self._detailed[kind] = xmlschema.XMLSchema(source)
-        return self._detailed[kind]
+    def _xmlschema(self) -> xmlschema.XMLSchema:
+        if self._detailed is None:
+            self._detailed = xmlschema.XMLSchema(str(self.directory / ROOT_SCHEMA))
+        return self._detailed
 
-    def _first_error(self, kind: str, element: etree._Element) -> tuple[str, str]:
-        detailed = self._xmlschema(kind)
-        for error in detailed.iter_errors(element):
+    def _first_error(self, element: etree._Element) -> tuple[str, str]:
+        for error in self._xmlschema().iter_errors(element):
             return _node_path(error), _describe(error)
 
-        last = self._lxml[kind].error_log.last_error
-        return _plain_path(last.path or "/"), last.message
+        first = self._lxml_problems(element)[0]
+        return first.path, first.message
+
+    def _lxml_problems(self, element: etree._Element) -> list[Problem]:
+        """lxml's own errors, for what xmlschema lets through.
+
+        xmlschema reads full-width digits in an integer as a number and then
+        checks the pattern against the number; libxml2 checks the characters.
+        """
+        found = []
+        entries: Any = self._lxml.error_log
+        for entry in entries:
+            node = _lxml_node(element, entry.path)
+            path = xpath_of(node) if node is not None else _plain_path(entry.path)
+            message = entry.message.replace(f"{{{NS}}}", "")
+            if node is not None and path.rsplit("/", 1)[-1] in PERSONAL_LEAVES:
+                size = len(node.text or "")
+                message = f"value breaks its type (found a personal value of {size} characters)"
+            found.append(Problem(path, entry.line, message))
+        return found
+
+
+def _lxml_node(element: etree._Element, path: str | None) -> etree._Element | None:
+    """The node an lxml error path (like /*/*[9]/*[1]) points at, if any."""
+    nodes = element.getroottree().xpath(path) if path else []
+    if isinstance(nodes, list) and nodes and isinstance(nodes[0], etree._Element):
+        return nodes[0]
+    return None
+
+
+def _line(error: xmlschema.XMLSchemaValidationError) -> int | None:
+    """The source line of the bad node: the child that broke a content model."""
+    parent, index = error.obj, getattr(error, "index", None)
+    if isinstance(parent, etree._Element) and isinstance(index, int):
+        if index < len(parent):
+            return line_of(parent[index])
+        return line_of(parent)
+    line = error.sourceline
+    return line if isinstance(line, int) else None
 
 
 def _node_path(error: xmlschema.XMLSchemaValidationError) -> str:
     """The XPath of the bad node: for a content error, the child that broke it."""
-    path = _plain_path(error.path or "/")
+    elem = getattr(error, "elem", None)
+    if isinstance(elem, etree._Element):
+        path = xpath_of(elem)
+    else:
+        path = _plain_path(error.path or "/")
     parent, index = error.obj, getattr(error, "index", None)
     if not isinstance(parent, etree._Element) or not isinstance(index, int):
         return path
