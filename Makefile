@@ -22,5 +22,10 @@ test: venv
 soak: venv
 	$(BIN)/python -m pytest -q -m soak
 
+# Benchmarks (bench/): about 30 minutes, rewrites docs/BENCHMARKS.md.
+.PHONY: bench
+bench: venv
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks of govbridge against the transfer floor (``make bench``)."""

@@ -1,0 +1,148 @@
+"""The transfer floor: the captured requests of each case replayed one at a time.
+
+Each case's requests are the bytes the bridge sent for one case of its route,
+with the captured keys swapped for the new case's (its filing or case number,
+then the case number and flow id the targets answer with), posted over one
+pooled ``requests.Session``. A route's share of the polls is one listing page
+per ``page_size`` cases.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from bench.capture import (
+    CASE_NUMBER,
+    CENTER_TOKEN,
+    FLOW_ID,
+    OA_TOKEN,
+    Exchange,
+    Templates,
+)
+
+
+@dataclass
+class FloorRun:
+    """One timed replay of a mix, one case at a time."""
+
+    cases: int
+    seconds: float
+    requests: int
+    per_operation_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.cases / self.seconds if self.seconds else 0.0
+
+
+class Replayer:
+    """Posts prebuilt request bytes over one pooled session."""
+
+    def __init__(self, templates: Templates, urls: dict[str, str]) -> None:
+        self.templates = templates
+        self.urls = urls
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.swap: dict[bytes, bytes] = {}
+        self.sent = 0
+        self.spent: dict[str, float] = {}
+        self.counted: dict[str, int] = {}
+
+    def post(self, exchange: Exchange, swap: dict[bytes, bytes]) -> bytes:
+        body, path = exchange.body, exchange.path
+        for old, new in swap.items():
+            body = body.replace(old, new)
+            path = path.replace(old.decode(), new.decode())
+        url = self.urls[exchange.system] + path
+        started = time.perf_counter()
+        answer = self.session.post(url, data=body, headers=exchange.headers, timeout=60)
+        spent = time.perf_counter() - started
+        self.spent[exchange.operation] = self.spent.get(exchange.operation, 0.0) + spent
+        self.counted[exchange.operation] = self.counted.get(exchange.operation, 0) + 1
+        self.sent += 1
+        if answer.status_code >= 400:
+            raise RuntimeError(
+                f"floor: {exchange.operation} answered "
+                f"{answer.status_code}: {answer.text[:200]}"
+            )
+        return answer.content
+
+    def login(self) -> None:
+        """Fresh tokens for both token-based systems, swapped into every request."""
+        center = self.templates.tokens["getXmlToken"]
+        oa = self.templates.tokens["authenticate"]
+        for exchange, pattern in ((center, CENTER_TOKEN), (oa, OA_TOKEN)):
+            old = pattern.search(exchange.answer)
+            new = pattern.search(self.post(exchange, {}))
+            if old is None or new is None:
+                raise RuntimeError(f"floor: no token in {exchange.operation}")
+            self.swap[old.group(1)] = new.group(1)
+
+    def online(self, filing: str) -> None:
+        keys = self.templates.keys
+        swap = {**self.swap, keys["filing"]: filing.encode()}
+        for exchange in self.templates.online:
+            answer = self.post(exchange, swap)
+            if exchange.operation == "registerOnlineCase":
+                found = CASE_NUMBER.search(answer)
+                if found is None:
+                    raise RuntimeError("floor: registration answered no case number")
+                swap[keys["online_case"]] = found.group(1)
+            if exchange.operation == "launchFormCollaboration":
+                swap[keys["online_flow"]] = _flow(answer)
+
+    def window(self, number: str) -> None:
+        keys = self.templates.keys
+        swap = {**self.swap, keys["window_case"]: number.encode()}
+        for exchange in self.templates.window:
+            answer = self.post(exchange, swap)
+            if exchange.operation == "launchFormCollaboration":
+                swap[keys["window_flow"]] = _flow(answer)
+
+
+def _flow(answer: bytes) -> bytes:
+    found = FLOW_ID.search(answer)
+    if found is None:
+        raise RuntimeError("floor: launch answered no flow id")
+    return found.group(1)
+
+
+def run_floor(
+    templates: Templates,
+    urls: dict[str, str],
+    keys: tuple[list[str], list[str]],
+    page_size: int,
+) -> FloorRun:
+    """Replay the mix case by case, alternating routes; polls by their share.
+
+    ``keys`` are the filing numbers and window case numbers filed for the floor.
+    """
+    filings, numbers = keys
+    replayer = Replayer(templates, urls)
+    replayer.login()
+    replayer.sent = 0
+    replayer.spent.clear()
+    replayer.counted.clear()
+    started = time.perf_counter()
+    for index in range(max(len(filings), len(numbers))):
+        if index < len(filings):
+            if index % page_size == 0:
+                replayer.post(templates.polls["listFilings"], replayer.swap)
+            replayer.online(filings[index])
+        if index < len(numbers):
+            if index % page_size == 0:
+                replayer.post(templates.polls["queryWindowCases"], replayer.swap)
+            replayer.window(numbers[index])
+    seconds = time.perf_counter() - started
+    per_op = {
+        op: 1000 * spent / replayer.counted[op] for op, spent in replayer.spent.items()
+    }
+    return FloorRun(
+        cases=len(filings) + len(numbers),
+        seconds=seconds,
+        requests=replayer.sent,
+        per_operation_ms=per_op,
+    )

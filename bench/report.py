@@ -1,0 +1,277 @@
+"""docs/BENCHMARKS.md from the figures of one run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+THROUGHPUT_TARGET = 0.8
+DELAY_TARGET = 6.0
+MEMORY_RATIO_TARGET = 1.2
+MEMORY_CEILING_MB = 150.0
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _range(figure: dict[str, float], digits: int = 2) -> str:
+    return (
+        f"{figure['median']:.{digits}f} "
+        f"({figure['min']:.{digits}f} – {figure['max']:.{digits}f})"
+    )
+
+
+def targets(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(target, measured, compared with, met) for each target of the issue."""
+    poll = figures["settings"]["poll"]
+    paged_limit = float(poll["interval_seconds"]) + 1.0
+    sweep_limit = float(poll["sweep_interval_seconds"]) + 1.0
+    memory = figures["memory"]
+    large = memory["runs"][-1]["peak_rss_mb"]
+    latency = figures["latency"]
+    throughput = figures["throughput"]["ratio"]["median"]
+    delay = figures["delay"]["ratio"]["median"]
+    return [
+        (
+            "end to end ≥ 0.8× the floor",
+            f"{throughput:.2f}×",
+            "floor without delay",
+            throughput >= THROUGHPUT_TARGET,
+        ),
+        (
+            "with 20 ms delay ≥ 6× one at a time",
+            f"{delay:.2f}×",
+            "floor with 20 ms delay",
+            delay >= DELAY_TARGET,
+        ),
+        (
+            "RSS at the large backlog ≤ 1.2× the small one",
+            f"{memory['ratio']:.2f}×",
+            "RSS at the small backlog",
+            memory["ratio"] <= MEMORY_RATIO_TARGET,
+        ),
+        ("RSS under 150 MB", f"{large:.1f} MB", "150 MB", large < MEMORY_CEILING_MB),
+        (
+            "p99 paged ≤ poll interval + 1 s",
+            f"{latency['paged']['p99']:.2f} s",
+            f"{paged_limit:.1f} s",
+            latency["paged"]["p99"] <= paged_limit and latency["paged"]["count"] > 0,
+        ),
+        (
+            "p99 OA sweep ≤ sweep period + 1 s",
+            f"{latency['sweep']['p99']:.2f} s",
+            f"{sweep_limit:.1f} s",
+            latency["sweep"]["p99"] <= sweep_limit and latency["sweep"]["count"] > 0,
+        ),
+    ]
+
+
+def render(figures: dict[str, Any], command: str) -> str:
+    """The whole page."""
+    parts = [
+        _header(figures, command),
+        _targets(figures),
+        _floor(figures),
+        _pairs("Throughput, no delay", figures["throughput"]),
+        _pairs("Throughput with 20 ms delay in every simulator", figures["delay"]),
+        _memory(figures["memory"]),
+        _latency(figures),
+        _method(figures),
+    ]
+    return "\n".join(parts)
+
+
+def _header(figures: dict[str, Any], command: str) -> str:
+    host = figures["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in host["versions"].items())
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            (
+                f"Written by `{command}` ({figures['plan']['name']} plan) on {when}, "
+                f"in {figures['elapsed_seconds'] / 60:.1f} minutes. Do not edit by hand."
+            ),
+            "",
+            (
+                f"- machine: {host['cpu']}, {host['cores']} cores, "
+                f"{host['memory_mb']} MB, {host['os']}"
+            ),
+            f"- Python {host['python']}; {versions}",
+            f"- source revision: {host['revision']}",
+            (
+                f"- bridge settings changed from the example: `{figures['settings']}`; "
+                f"OA pace {figures['oa_step_seconds']} s per node, no refusals, "
+                "no step-backs; fault injection off"
+            ),
+            "",
+        ]
+    )
+
+
+def _targets(figures: dict[str, Any]) -> str:
+    lines = [
+        "## Targets",
+        "",
+        "| target | measured (median) | compared with | |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {value} | {base} | {_met(ok)} |"
+        for name, value, base, ok in targets(figures)
+    ]
+    return "\n".join(lines + [""])
+
+
+def _floor(figures: dict[str, Any]) -> str:
+    per_case = figures["per_case"]
+    timings = figures["throughput"]["runs"][0]["floor_ms_per_operation"]
+    delayed = figures["delay"]["runs"][0]["floor_ms_per_operation"]
+    operations = sorted(
+        set(per_case["online"]) | set(per_case["window"]) | set(timings)
+    )
+    lines = [
+        "## The floor",
+        "",
+        (
+            "Requests one case makes on each route, as captured from the bridge, and "
+            "what each took when replayed one at a time (first run; ms per request). "
+            "Listings are sent once per page of cases."
+        ),
+        "",
+        "| operation | online filing | window case | ms | ms with 20 ms delay |",
+        "|---|---|---|---|---|",
+    ]
+    for operation in operations:
+        lines.append(
+            f"| {operation} | {per_case['online'].get(operation, '–')} | "
+            f"{per_case['window'].get(operation, '–')} | "
+            f"{timings.get(operation, 0.0):.2f} | {delayed.get(operation, 0.0):.2f} |"
+        )
+    return "\n".join(lines + [""])
+
+
+def _through(row: dict[str, Any]) -> str:
+    """Cases through, and whether the run was capped or failed."""
+    if row.get("error"):
+        return f"failed: {row['error'][:160]}"
+    capped = "" if row["complete"] else " (capped)"
+    return f"{row['finished']}/{row['cases']}{capped}"
+
+
+def _pairs(title: str, phase: dict[str, Any]) -> str:
+    lines = [
+        f"## {title}",
+        "",
+        (
+            f"Backlog of {phase['backlog']} cases (half online filings, half window "
+            f"cases), each run capped at {phase['cap_seconds']:.0f} s; the floor replays "
+            f"{phase['floor_sample']} cases of the same mix. Cases per second."
+        ),
+        "",
+        "| run | floor | bridge | ratio | cases through | seconds | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for index, row in enumerate(phase["runs"], start=1):
+        lines.append(
+            f"| {index} | {row['floor_rate']:.2f} | {row['bridge_rate']:.2f} | "
+            f"{row['ratio']:.3f} | {_through(row)} | {row['seconds']:.1f} | "
+            f"{row['peak_rss_mb']:.1f} |"
+        )
+    lines += [
+        "",
+        (
+            f"Median (min – max): floor {_range(phase['floor_rate'])}, bridge "
+            f"{_range(phase['bridge_rate'])}, ratio {_range(phase['ratio'], 3)}."
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _memory(memory: dict[str, Any]) -> str:
+    lines = [
+        "## Memory while catching up",
+        "",
+        "Peak resident set (VmHWM) of the bridge process alone.",
+        "",
+        "| backlog | peak RSS MB | cases through | seconds |",
+        "|---|---|---|---|",
+    ]
+    for row in memory["runs"]:
+        lines.append(
+            f"| {row['backlog']} | {row['peak_rss_mb']:.1f} | "
+            f"{_through(row)} | {row['seconds']:.1f} |"
+        )
+    lines += ["", f"Ratio large/small: {memory['ratio']:.2f}.", ""]
+    return "\n".join(lines)
+
+
+def _latency(figures: dict[str, Any]) -> str:
+    latency = figures["latency"]
+    lines = [
+        "## Latency from a change to its arrival",
+        "",
+        (
+            f"Steady load of {latency['rate']:g} cases/s for {latency['seconds']:.0f} s, "
+            "the OA's flows stepped by the benchmark one node at a time."
+        ),
+        "",
+        "| source | changes | p50 s | p99 s |",
+        "|---|---|---|---|",
+    ]
+    for kind, label in (
+        ("paged", "paged listings (portal, center)"),
+        ("sweep", "OA open-flow sweep"),
+    ):
+        row = latency[kind]
+        lines.append(
+            f"| {label} | {row['count']} | {row['p50']:.2f} | {row['p99']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Changes not arrived when the run ended: {latency['not_arrived']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _method(figures: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            "## How these are measured",
+            "",
+            (
+                "- The simulators run in their own process; the bridge runs as "
+                "`govbridge run --config` in another, on a fresh SQLite store, against "
+                "fresh simulators for every run."
+            ),
+            (
+                "- The floor posts the bytes the bridge itself sent for one online filing "
+                "and one window case (captured through a recording proxy), with the keys "
+                "swapped for each new case's, one request at a time over one pooled "
+                "`requests.Session`: the route's writes, its attachment reads, one read "
+                "of its flow, and one listing page per page of cases."
+            ),
+            (
+                "- A bridge run counts the cases whose result reached both the center and "
+                "the portal. A run stopped at its cap counts case equivalents instead: "
+                "the writes that took effect in the simulators' request logs over the "
+                f"{figures['writes_per_case']:g} writes one case of the mix needs on "
+                "average. Time is counted from the bridge's `bridge.started` log event."
+            ),
+            (
+                "- Ratios are taken pair by pair (floor run i, bridge run i), then the "
+                "median. The delay comparison's floor is the one-at-a-time rate with the "
+                "same delay."
+            ),
+            (
+                "- Latency: arrivals are read from the request logs every 50 ms; a paged "
+                "change arrives when the center registers the filing or the OA launches "
+                "the window case's flow, a flow step when the center records it."
+            ),
+            "",
+        ]
+    )
