@@ -87,6 +87,19 @@ class AuditConfig:
 
 
 @dataclass
+class ServiceConfig:
+    """The daemon: health endpoint, shutdown grace, leases between instances."""
+
+    health_host: str = "127.0.0.1"
+    health_port: int = 9464
+    grace_seconds: float = 20.0
+    lease_seconds: float = 30.0
+    stale_after_seconds: float = 300.0
+    log_level: str = "INFO"
+    instance: str = ""
+
+
+@dataclass
 class Config:
     """Everything the bridge needs to run, with defaults for the embedded setup."""
 
@@ -102,6 +115,7 @@ class Config:
     poll: PollConfig = field(default_factory=PollConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -111,6 +125,7 @@ _SECTIONS: dict[str, type] = {
     "poll": PollConfig,
     "delivery": DeliveryConfig,
     "audit": AuditConfig,
+    "service": ServiceConfig,
 }
 _SECRETS = {"secret", "password"}
 
@@ -127,6 +142,9 @@ def _build(kind: type, data: dict[str, Any], where: str) -> Any:
                 )
             values[key[:-4]] = secret
             continue
+        if key.endswith("_file") and key[:-5] in _SECRETS:
+            values[key[:-5]] = _secret_file(str(value), f"{where}.{key}")
+            continue
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown setting")
         values[key] = value
@@ -134,6 +152,14 @@ def _build(kind: type, data: dict[str, Any], where: str) -> Any:
         return kind(**values)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _secret_file(name: str, where: str) -> str:
+    """A secret kept in a file of its own (one line; the newline is dropped)."""
+    try:
+        return Path(name).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {name} ({exc.strerror})") from exc
 
 
 def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:

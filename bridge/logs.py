@@ -17,6 +17,8 @@ _PERSONAL = re.compile(
     r"|1[3-9][0-9]{9})(?![0-9A-Z])"
 )
 _PERSONAL_KEYS = {"id_number", "idNumber", "mobile", "phone", "certNo"}
+#: keys whose values are never written, whatever they hold
+_SECRET_KEYS = {"password", "secret"}
 
 
 def mask_text(value: str) -> str:
@@ -27,7 +29,9 @@ def mask_text(value: str) -> str:
 
 def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     for key, value in list(event.items()):
-        if key in _PERSONAL_KEYS and value:
+        if key in _SECRET_KEYS and value:
+            event[key] = "***"
+        elif key in _PERSONAL_KEYS and value:
             text = str(value)
             event[key] = text[:3] + "*" * max(len(text) - 5, 0) + text[-2:]
         elif isinstance(value, str):
@@ -36,30 +40,38 @@ def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str
 
 
 def configure(log_file: Path | None = None, level: str = "INFO") -> None:
-    """Set up structlog: console on a terminal, JSON lines otherwise and in files."""
-    handlers: list[logging.Handler] = []
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-    else:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    logging.basicConfig(format="%(message)s", handlers=handlers, level=level, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    """Set up structlog: console on a terminal, JSON lines otherwise and in files.
+
+    Records of other libraries (the scheduler, the database) pass through the
+    same renderer and masking, so a log file holds nothing but JSON lines.
+    """
     on_terminal = log_file is None and sys.stderr.isatty()
     renderer: Any = (
         structlog.dev.ConsoleRenderer()
         if on_terminal
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _mask_processor,
+    ]
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    renderer],
+        foreign_pre_chain=shared,
+    ))
+    logging.basicConfig(handlers=[handler], level=level, force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            _mask_processor,
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelName(level)

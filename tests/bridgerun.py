@@ -31,6 +31,7 @@ class Flow:
     config_path: Path
     cases: list[DemoCase] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -38,9 +39,11 @@ class Flow:
         root: Path,
         step_seconds: float = 0.2,
         overrides: dict[str, dict[str, Any]] | None = None,
+        store: str | None = None,
     ) -> Flow:
         """Private simulators and a bridge configuration; ``overrides`` are
-        merged into the configuration's sections."""
+        merged into the configuration's sections; ``store`` replaces the SQLite
+        file by a database URL (several processes can share one PostgreSQL)."""
         sims = start_all(root / "sim")
         SimAdmin(sims.oa.url).post(
             "pace", {"step_seconds": step_seconds, "refuse_rate": 0.25, "seed": 5}
@@ -49,6 +52,8 @@ class Flow:
         settings["bridge"]["log_file"] = str(root / "logs" / "bridge.log")
         for section, values in (overrides or {}).items():
             settings.setdefault(section, {}).update(values)
+        if store is not None:
+            settings["bridge"]["store"] = store
         config_path = root / "govbridge.toml"
         write_toml(settings, config_path)
         return cls(sims=sims, root=root, config_path=config_path)
@@ -72,6 +77,19 @@ class Flow:
             stderr=open(self.root / "bridge-stderr.log", "ab"),  # noqa: SIM115
         )
         return self.process
+
+    def launch(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start one more ``govbridge run`` on the same configuration, with extra
+        environment; ``close`` stops it."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "--config",
+             str(self.config_path)],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "bridge-stderr.log", "ab"),  # noqa: SIM115
+        )
+        self.others.append(process)
+        return process
 
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.process is None:
@@ -103,6 +121,10 @@ class Flow:
 
     def close(self) -> None:
         self.stop()
+        for process in self.others:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         self.sims.stop()
 
 

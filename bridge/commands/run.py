@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +14,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bridge.config import load_config
-    from bridge.engine.bridge import Bridge
-    from bridge.logs import configure
+    from bridge.service.daemon import run_daemon
 
-    config = load_config(args.config)
-    configure(config.log_file)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Bridge(config).run(stop)
-    return 0
+    return run_daemon(args.config)
 
 
 def register(commands: Any) -> None:

@@ -1,39 +1,120 @@
-"""One bridge process: the polls, the sweep and the deliveries on a schedule."""
+"""One bridge process: the polls, the sweep and the deliveries on a schedule.
+
+Each poll runs only while this process holds the source's lease, and every
+write it makes checks the lease's fencing token; deliveries are claimed row
+by row (bridge/engine/deliver.py). SIGTERM stops the schedule, lets running
+jobs finish within the grace period and abandons the rest safely; SIGHUP
+re-reads the configuration and mappings and applies them only when valid.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.clock import Clock
-from bridge.config import Config
+from bridge.config import Config, load_config
 from bridge.engine.deliver import Deliverer
 from bridge.engine.poll import poll_center, poll_portal, sweep_oa
 from bridge.engine.runtime import Runtime, build_runtime
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigError
+from bridge.service import metrics
+from bridge.store.leases import Leases, holder_id
 
 log = structlog.get_logger()
+
+#: lease name and source label of each singleton job
+LEASED = {"poll_portal": "poll:portal", "poll_center": "poll:center",
+          "sweep_oa": "sweep:oa"}
+
+#: time kept back from the grace period to release leases and claims
+RELEASE_MARGIN_SECONDS = 1.0
+
+#: sections whose change needs a restart: they build the store and the adapters
+RESTART_SECTIONS = ("store", "center", "oa", "portal", "bureau")
+
+
+class ActiveJobs:
+    """Counts the jobs running now, so a shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, seconds: float) -> bool:
+        """True when no job runs any more within ``seconds``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, max(seconds, 0.0))
 
 
 class Bridge:
     """Moves deltas between the three systems until told to stop."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        config_path: str | Path | None = None,
+    ) -> None:
         self.rt: Runtime = build_runtime(config, clock)
-        self.deliverer = Deliverer(self.rt)
+        self.holder = instance_name(config, self.rt.store.is_sqlite)
+        self.config_path = config_path
+        self.leases = Leases(self.rt.store, self.holder, config.service.lease_seconds)
+        self.deliverer = Deliverer(self.rt, self.holder)
+        self.active = ActiveJobs()
+        self.started_at = datetime.now(UTC)
 
     def _guarded(self, name: str, job: Callable[[Runtime], int]) -> Callable[[], None]:
         def run() -> None:
+            with self.active:
+                try:
+                    job(self.rt)
+                except BridgeError as exc:
+                    log.warning(f"{name}.failed", error=str(exc), **exc.context())
+                except Exception:  # noqa: BLE001 - a job must not kill the scheduler
+                    log.exception(f"{name}.crashed")
+
+        return run
+
+    def _leased(self, lease: str, job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
+        """Run ``job`` only under the lease, its writes fenced by the token."""
+        source = lease.split(":")[1]
+
+        def run(rt: Runtime) -> int:
+            token = self.leases.acquire(lease)
+            if token is None:
+                return 0
+            started = time.monotonic()
             try:
-                job(self.rt)
-            except BridgeError as exc:
-                log.warning(f"{name}.failed", error=str(exc), **exc.context())
-            except Exception:  # noqa: BLE001 - a job must not kill the scheduler
-                log.exception(f"{name}.crashed")
+                with self.leases.fenced(lease, token):
+                    routed = job(rt)
+            except Exception:
+                metrics.polls.labels(source, "failed").inc()
+                raise
+            metrics.poll_seconds.labels(source).observe(time.monotonic() - started)
+            metrics.polls.labels(source, "ok").inc()
+            metrics.records_in.labels(source).inc(routed or 0)
+            self.leases.succeeded(lease, token)
+            return routed
 
         return run
 
@@ -47,41 +128,120 @@ class Bridge:
 
     def jobs(self) -> dict[str, Callable[[Runtime], int]]:
         return {
-            "poll_portal": poll_portal,
-            "poll_center": poll_center,
-            "sweep_oa": sweep_oa,
+            "poll_portal": self._leased(LEASED["poll_portal"], poll_portal),
+            "poll_center": self._leased(LEASED["poll_center"], poll_center),
+            "sweep_oa": self._leased(LEASED["sweep_oa"], sweep_oa),
             "deliver": lambda rt: self.deliver(rt),
         }
 
-    def run(self, stop: threading.Event) -> None:
-        """Run the jobs on their intervals until ``stop`` is set."""
+    def intervals(self) -> dict[str, float]:
         poll = self.rt.config.poll
-        intervals = {
+        return {
             "poll_portal": poll.interval_seconds,
             "poll_center": poll.interval_seconds,
             "sweep_oa": min(poll.sweep_interval_seconds, poll.interval_seconds),
             "deliver": self.rt.config.delivery.interval_seconds,
         }
+
+    def _schedule(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
+        intervals = self.intervals()
         for name, job in self.jobs().items():
             scheduler.add_job(
                 self._guarded(name, job), "interval", seconds=intervals[name],
                 id=name, name=name, next_run_time=None,
             )
         scheduler.start()
-        for job in scheduler.get_jobs():
-            job.modify(next_run_time=datetime.now(UTC))
-        log.info("bridge.started", bureau=self.rt.config.bureau, store=_safe_url(self))
-        stop.wait()
-        scheduler.shutdown(wait=True)
+        for scheduled in scheduler.get_jobs():
+            scheduled.modify(next_run_time=datetime.now(UTC))
+        return scheduler
+
+    def run(self, stop: threading.Event, reload: threading.Event | None = None) -> None:
+        """Run the jobs on their intervals until ``stop`` is set."""
+        from bridge.service.health import HealthServer
+
+        scheduler = self._schedule()
+        health = HealthServer.start(self)
+        log.info("bridge.started", bureau=self.rt.config.bureau, store=_safe_url(self),
+                 holder=self.holder, health=health.address if health else None)
+        while not stop.wait(0.1):
+            if reload is not None and reload.is_set():
+                reload.clear()
+                self.reload(scheduler)
+        self._shutdown(scheduler, health)
+
+    def _shutdown(self, scheduler: BackgroundScheduler, health: Any) -> None:
+        """Stop scheduling, wait for running jobs within the grace, release the rest."""
+        grace = self.rt.config.service.grace_seconds
+        deadline = time.monotonic() + grace
+        log.info("bridge.stopping", grace_s=grace)
+        scheduler.shutdown(wait=False)
+        self.deliverer.close(wait=False)
+        idle = self.active.wait_idle(deadline - time.monotonic() - RELEASE_MARGIN_SECONDS)
+        self._release()
+        if health is not None:
+            health.stop()
+        if not idle:
+            log.warning("bridge.abandoned", reason="grace period over",
+                        note="claims released; the next attempt reads the target back")
+            logging.shutdown()
+            os._exit(0)
         self.close()
         log.info("bridge.stopped")
+
+    def _release(self) -> None:
+        try:
+            freed = self.deliverer.release_claims()
+            self.leases.release_all()
+            log.info("bridge.released", claims=freed)
+        except Exception:  # noqa: BLE001 - the leases expire by themselves anyway
+            log.exception("bridge.release_failed")
+
+    def reload(self, scheduler: BackgroundScheduler | None = None) -> bool:
+        """Re-read configuration and mappings; apply them only if they are valid."""
+        try:
+            config, mapping = self._load_valid()
+        except BridgeError as exc:
+            log.error("bridge.reload_refused", error=str(exc), **exc.context())
+            return False
+        self.rt.config = config
+        self.rt.mapping = mapping
+        self.leases.seconds = config.service.lease_seconds
+        if scheduler is not None:
+            for name, seconds in self.intervals().items():
+                scheduler.reschedule_job(name, trigger="interval", seconds=seconds)
+        log.info("bridge.reloaded", bureau=config.bureau)
+        return True
+
+    def _load_valid(self) -> tuple[Config, Any]:
+        from bridge.mapping import load_bureau
+        from bridge.service.checks import problems_of
+
+        if self.config_path is None:
+            raise ConfigError("no configuration file to reload")
+        config = load_config(self.config_path)
+        problems = problems_of(config)
+        changed = [name for name in RESTART_SECTIONS
+                   if getattr(config, name) != getattr(self.rt.config, name)]
+        if changed:
+            problems.append(f"{', '.join(changed)}: changed; needs a restart")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return config, load_bureau(config.bureau, config.mappings_dir)
 
     def close(self) -> None:
         self.deliverer.close()
         self.rt.store.dispose()
+
+
+def instance_name(config: Config, single: bool) -> str:
+    """The configured name; else one per host on SQLite (a single instance, so a
+    restart takes its leases back at once), else one per process."""
+    if config.service.instance:
+        return config.service.instance
+    return f"{socket.gethostname()}:single" if single else holder_id()
 
 
 def _safe_url(bridge: Bridge) -> str:

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Connection, and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bridge.clock import format_local
 from bridge.engine.crash import crashpoint
+from bridge.engine.hold import hold
 from bridge.engine.outbox import dead_letter, digest
 from bridge.engine.runtime import Runtime
 from bridge.errors import BridgeError, PermanentError, TransientError
 from bridge.interchange import get, set_case_number
+from bridge.service import metrics
+from bridge.store.leases import FencedError, holder_id
 from bridge.store.schema import cases, deliveries
 from bridge.xmlutil import parse_xml, to_text
 
@@ -78,22 +82,80 @@ Handler = Callable[[Runtime, Job], Outcome]
 class Deliverer:
     """Runs due deliveries on a bounded thread pool."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, holder: str | None = None) -> None:
         self.rt = rt
         self.pool = ThreadPoolExecutor(
             max_workers=rt.config.delivery.workers, thread_name_prefix="deliver"
         )
         self._claimed: set[int] = set()
         self._lock = threading.Lock()
+        self.holder = holder or holder_id()
+        self.stopping = threading.Event()
+        self._tokens: dict[int, int] = {}
+        self._started: dict[int, float] = {}
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self.stopping.set()
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
     def run_due(self, limit: int = 200) -> int:
         """Deliver what is due now; returns how many deliveries finished."""
+        if self.stopping.is_set():
+            return 0
         ids = self._due(limit)
+        hold("deliver.after_claim", ids)
         futures = [self.pool.submit(self._deliver, delivery_id) for delivery_id in ids]
-        return sum(1 for future in futures if future.result())
+        finished = sum(1 for future in futures if self._finished(future))
+        for delivery_id in ids:
+            self._tokens.pop(delivery_id, None)
+        return finished
+
+    def _finished(self, future: Future[bool]) -> bool:
+        try:
+            return future.result()
+        except CancelledError:
+            return False
+        except FencedError as exc:
+            metrics.fenced.labels("delivery").inc()
+            log.warning("delivery.gave_up", reason="claim lost", **exc.context())
+            return False
+
+    @property
+    def _claim_seconds(self) -> float:
+        return self.rt.config.service.lease_seconds
+
+    def release_claims(self) -> int:
+        """Free this process's claims on open deliveries (at shutdown)."""
+        with self.rt.store.begin() as conn:
+            freed = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.claim_owner == self.holder,
+                       deliveries.c.status.in_(("pending", "inflight")))
+                .values(claim_until=None)
+            )
+        return int(freed.rowcount or 0)
+
+    def _fenced_update(self, conn: Connection, job: Job, **values: Any) -> None:
+        """Update the delivery only while this process's claim on it stands."""
+        moved = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == job.id,
+                   deliveries.c.claim_owner == self.holder,
+                   deliveries.c.claim_token == self._tokens.get(job.id, -1))
+            .values(**values)
+        )
+        if moved.rowcount != 1:
+            raise FencedError("delivery claimed by another process",
+                              system=job.target, operation=job.operation,
+                              record=str(job.id))
+
+    def _count(self, job: Job, outcome: str) -> None:
+        metrics.deliveries.labels(job.target, job.operation, outcome).inc()
+        started = self._started.pop(job.id, None)
+        if started is not None:
+            metrics.delivery_seconds.labels(job.target).observe(
+                time.monotonic() - started
+            )
 
     def _due(self, limit: int) -> list[int]:
         earlier = aliased(deliveries)
@@ -105,22 +167,45 @@ class Deliverer:
                 earlier.c.status.notin_(DONE_STATES),
             )
         )
+        now = datetime.now(UTC)
         query = (
             select(deliveries.c.id)
             .where(
                 deliveries.c.status.in_(("pending", "inflight")),
-                deliveries.c.next_attempt_at <= datetime.now(UTC),
+                deliveries.c.next_attempt_at <= now,
+                or_(deliveries.c.claim_until.is_(None), deliveries.c.claim_until <= now,
+                    deliveries.c.claim_owner == self.holder),
                 ~blocked,
             )
             .order_by(deliveries.c.id)
             .limit(limit)
         )
         with self.rt.store.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=deliveries)
             found = [row.id for row in conn.execute(query)]
-        with self._lock:
-            fresh = [i for i in found if i not in self._claimed]
-            self._claimed.update(fresh)
+            with self._lock:
+                fresh = [i for i in found if i not in self._claimed]
+                self._claimed.update(fresh)
+            self._take_claims(conn, fresh, now)
         return fresh
+
+    def _take_claims(self, conn: Connection, ids: list[int], now: datetime) -> None:
+        """Mark ``ids`` as claimed by this process, each with a new fencing token."""
+        if not ids:
+            return
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(claim_owner=self.holder,
+                    claim_token=deliveries.c.claim_token + 1,
+                    claim_until=now + timedelta(seconds=self._claim_seconds))
+        )
+        tokens = conn.execute(
+            select(deliveries.c.id, deliveries.c.claim_token)
+            .where(deliveries.c.id.in_(ids))
+        )
+        self._tokens.update({row.id: row.claim_token for row in tokens})
 
     def _deliver(self, delivery_id: int) -> bool:
         try:
@@ -133,7 +218,11 @@ class Deliverer:
                 self._claimed.discard(delivery_id)
 
     def _claim(self, delivery_id: int) -> Job | None:
+        """Note the attempt, if this process's claim still stands (the fence)."""
         now = datetime.now(UTC)
+        token = self._tokens.get(delivery_id)
+        if token is None or self.stopping.is_set():
+            return None
         with self.rt.store.begin() as conn:
             row = conn.execute(
                 select(deliveries, cases.c.case_xml, cases.c.case_number,
@@ -141,17 +230,30 @@ class Deliverer:
                 .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(deliveries.c.id == delivery_id)
             ).first()
-            if row is None or row.status not in ("pending", "inflight"):
+            if row is None:
                 return None
-            conn.execute(
+            noted = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.status.in_(("pending", "inflight")),
+                    deliveries.c.claim_owner == self.holder,
+                    deliveries.c.claim_token == token,
+                    deliveries.c.claim_until > now,
+                )
                 .values(
                     status="inflight",
                     attempts=row.attempts + 1,
                     first_sent_at=row.first_sent_at or now,
+                    claim_until=now + timedelta(seconds=self._claim_seconds),
                 )
             )
+        if noted.rowcount != 1:
+            metrics.fenced.labels("delivery").inc()
+            log.warning("delivery.gave_up", reason="claim lost before send",
+                        delivery=delivery_id, token=token)
+            return None
+        self._started[delivery_id] = time.monotonic()
         return Job(
             id=row.id,
             target=row.target,
@@ -188,10 +290,9 @@ class Deliverer:
 
     def _done(self, job: Job, outcome: Outcome) -> None:
         with self.rt.store.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == job.id)
-                .values(status="done", result=outcome.result, done_at=datetime.now(UTC))
+            self._fenced_update(
+                conn, job, status="done", result=outcome.result,
+                done_at=datetime.now(UTC), claim_until=None,
             )
             if outcome.case_updates:
                 conn.execute(
@@ -211,21 +312,23 @@ class Deliverer:
                 payload_digest=digest(job.payload if job.payload is not None
                                       else job.case),
             )
+        self._count(job, "delivered")
+        metrics.records_out.labels(job.target).inc()
         log.info("delivery.done", target=job.target, operation=job.operation,
                  case=outcome.case_updates.get("case_number", job.case_number),
                  attempts=job.attempts, result=outcome.result)
 
     def _postpone(self, job: Job, seconds: float, count_attempt: bool) -> None:
         values: dict[str, Any] = {
-            "next_attempt_at": datetime.now(UTC) + timedelta(seconds=seconds)
+            "next_attempt_at": datetime.now(UTC) + timedelta(seconds=seconds),
+            "claim_until": None,
         }
         if not count_attempt:
             values["attempts"] = job.attempts - 1
             values["status"] = "pending" if job.attempts == 1 else "inflight"
         with self.rt.store.begin() as conn:
-            conn.execute(
-                update(deliveries).where(deliveries.c.id == job.id).values(**values)
-            )
+            self._fenced_update(conn, job, **values)
+        self._started.pop(job.id, None)
 
     def _failed(self, job: Job, error: TransientError) -> None:
         policy = self.rt.config.delivery
@@ -238,14 +341,12 @@ class Deliverer:
             policy.backoff_base_seconds * 2 ** (job.attempts - 1),
         ) * (0.5 + random.random())
         with self.rt.store.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == job.id)
-                .values(
-                    last_error=str(error),
-                    next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
-                )
+            self._fenced_update(
+                conn, job, last_error=str(error), claim_until=None,
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
             )
+        self._count(job, "retried")
+        metrics.retries.labels(job.target).inc()
         log.warning("delivery.retry", target=job.target, operation=job.operation,
                     case=job.case_number, attempts=job.attempts, error=str(error),
                     retry_in_s=round(backoff, 2))
@@ -253,10 +354,8 @@ class Deliverer:
     def _dead(self, job: Job, error: BridgeError) -> None:
         key = job.case_number or job.filing_id or str(job.case_id)
         with self.rt.store.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == job.id)
-                .values(status="dead", last_error=str(error))
+            self._fenced_update(
+                conn, job, status="dead", last_error=str(error), claim_until=None
             )
             dead_letter(
                 conn,
@@ -276,6 +375,7 @@ class Deliverer:
                 record_key=key,
                 detail=str(error),
             )
+        self._count(job, "dead")
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,11 +12,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.engine import make_url
 
-from bridge.store.schema import metadata, watermarks
+from bridge.store.schema import watermarks
 
 if TYPE_CHECKING:
     from bridge.audit.trail import AuditTrail
     from bridge.config import AuditConfig
+
+
+#: Set by a lease holder (bridge/store/leases.py): raises to roll a write back.
+commit_check: ContextVar[Callable[[Connection], None] | None] = ContextVar(
+    "commit_check", default=None
+)
+
+
+#: A process frozen inside a transaction must not keep its row locks: the server
+#: ends such a session, so another instance can take over (bridge/store/leases.py).
+PG_SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=10000"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,14 +53,19 @@ class Store:
         return self.engine.dialect.name == "sqlite"
 
     def create(self) -> None:
-        """Create any missing tables."""
-        metadata.create_all(self.engine)
+        """Bring the database to the newest schema (the Alembic migrations)."""
+        from bridge.store.migrate import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction."""
+        """One transaction; a lease holder's ``commit_check`` runs before commit."""
         with self.engine.begin() as conn:
             yield conn
+            check = commit_check.get()
+            if check is not None:
+                check(conn)
         self.trail.after_commit(self.engine)
 
     def audit(
@@ -120,7 +137,8 @@ def open_store(
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10,
+                               connect_args={"options": PG_SESSION_OPTIONS})
     from bridge.audit.trail import AuditTrail
 
     store = Store(engine, AuditTrail(audit))

@@ -80,6 +80,9 @@ deliveries = Table(
     Column("result", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True)),
+    Column("claim_owner", String(128)),
+    Column("claim_token", Integer, nullable=False, default=0),
+    Column("claim_until", DateTime(timezone=True)),
 )
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 Index("ix_deliveries_case", deliveries.c.case_id, deliveries.c.target)
@@ -154,3 +157,15 @@ audit_personal = Table(
     Column("value_hash", String(64), nullable=False),
 )
 Index("ix_audit_personal", audit_personal.c.value_hash)
+
+#: Who may run a singleton job (a source's poll) until when, with its fencing token.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("last_success_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,130 @@
+"""Checks of a configuration file that name the key and say what is wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from bridge.config import _SECRETS, _SECTIONS, Config, config_from_dict
+from bridge.errors import BridgeError
+
+#: the secrets each counterpart needs to log in
+REQUIRED_SECRETS = {"center": "secret", "oa": "password", "portal": "password"}
+
+
+def check_file(path: Path) -> list[str]:
+    """Every problem found in a configuration file; empty when it is good."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [f"{path}: file not found"]
+    except tomllib.TOMLDecodeError as exc:
+        return [f"{path}: not TOML ({exc})"]
+    problems = _key_problems(data) + _secret_problems(data)
+    if problems:
+        return problems
+    try:
+        config = config_from_dict(data, base=path.parent)
+    except BridgeError as exc:
+        return [str(exc)]
+    return problems_of(config) + _mapping_problems(config)
+
+
+def _key_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    known = {f.name for f in fields(Config)} - set(_SECTIONS)
+    for section, values in data.items():
+        if section not in _SECTIONS and section != "bridge":
+            problems.append(f"{section}: unknown section")
+            continue
+        if not isinstance(values, dict):
+            problems.append(f"{section}: must be a table")
+            continue
+        kind = _SECTIONS.get(section)
+        names = {f.name for f in fields(kind)} if kind else known
+        for key in values:
+            if _is_secret_source(key) or key in names:
+                continue
+            problems.append(f"{section}.{key}: unknown setting")
+    return problems
+
+
+def _is_secret_source(key: str) -> bool:
+    base, _, source = key.rpartition("_")
+    return source in ("env", "file") and base in _SECRETS
+
+
+def _secret_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if not _is_secret_source(key):
+                continue
+            if key.endswith("_env") and not os.environ.get(str(value)):
+                problems.append(
+                    f"{section}.{key}: environment variable {value} is not set"
+                )
+            if key.endswith("_file") and not Path(str(value)).is_file():
+                problems.append(f"{section}.{key}: file {value} does not exist")
+    for section, name in REQUIRED_SECRETS.items():
+        values = data.get(section, {})
+        if isinstance(values, dict) and not any(
+            values.get(key) for key in (name, f"{name}_env", f"{name}_file")
+        ):
+            problems.append(
+                f"{section}.{name}: missing (set {name}_env, {name}_file or {name})"
+            )
+    return problems
+
+
+def problems_of(config: Config) -> list[str]:
+    """Checks across settings: values in range, a loopback health endpoint."""
+    service, poll = config.service, config.poll
+    problems = []
+    if not _is_loopback(service.health_host):
+        problems.append(f"service.health_host: {service.health_host} is not loopback")
+    if not 0 <= service.health_port <= 65535:
+        problems.append(f"service.health_port: {service.health_port} is not a port")
+    if service.grace_seconds <= RELEASE_MARGIN:
+        problems.append(f"service.grace_seconds: must exceed {RELEASE_MARGIN}")
+    shortest = min(poll.interval_seconds, poll.sweep_interval_seconds)
+    if service.lease_seconds <= 0:
+        problems.append("service.lease_seconds: must be positive")
+    elif service.lease_seconds < 2 * config.delivery.interval_seconds:
+        problems.append("service.lease_seconds: shorter than two delivery intervals")
+    if service.stale_after_seconds <= shortest:
+        problems.append("service.stale_after_seconds: not above the poll interval")
+    if service.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"service.log_level: {service.log_level} is not a level")
+    if not config.store:
+        problems.append("bridge.store: empty")
+    return problems
+
+
+#: the grace period must leave this much for releasing leases (engine/bridge.py)
+RELEASE_MARGIN = 1.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _mapping_problems(config: Config) -> list[str]:
+    from bridge.mapping import load_bureau
+
+    try:
+        load_bureau(config.bureau, config.mappings_dir)
+    except BridgeError as exc:
+        return [f"mappings ({config.bureau}): {exc}"]
+    return []

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, the same on SQLite and PostgreSQL."""
