@@ -32,14 +32,22 @@ def test_catalogue_covers_the_four_pilot_bureaus() -> None:
     assert bureaus == {"hbj", "lyj", "whj", "njj"}
 
 
-def test_promise_longer_than_statute_is_refused(tmp_path: Path) -> None:
-    """A promised limit above the statutory one is a ConfigError naming the entry."""
+def _one_matter(tmp_path: Path, statutory: str, promised: str) -> Path:
     path = tmp_path / "matters.toml"
     path.write_text(
         '[[matter]]\ncode = "X1"\nname = "示例"\nbureau = "hbj"\n'
-        'statutory = { limit = 5, unit = "workingDays" }\n'
-        'promised = { limit = 6, unit = "workingDays" }\n',
+        f"statutory = {statutory}\npromised = {promised}\n",
         encoding="utf-8",
+    )
+    return path
+
+
+def test_promise_longer_than_statute_is_refused(tmp_path: Path) -> None:
+    """A promised limit above the statutory one is a ConfigError naming the entry."""
+    path = _one_matter(
+        tmp_path,
+        '{ limit = 5, unit = "workingDays" }',
+        '{ limit = 6, unit = "workingDays" }',
     )
 
     with pytest.raises(ConfigError) as caught:
@@ -51,12 +59,10 @@ def test_promise_longer_than_statute_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_unit_is_refused(tmp_path: Path) -> None:
     """A unit outside the interchange's limitUnitCode is refused."""
-    path = tmp_path / "matters.toml"
-    path.write_text(
-        '[[matter]]\ncode = "X1"\nname = "示例"\nbureau = "hbj"\n'
-        'statutory = { limit = 5, unit = "months" }\n'
-        'promised = { limit = 2, unit = "workingDays" }\n',
-        encoding="utf-8",
+    path = _one_matter(
+        tmp_path,
+        '{ limit = 5, unit = "months" }',
+        '{ limit = 2, unit = "workingDays" }',
     )
 
     with pytest.raises(ConfigError) as caught:
