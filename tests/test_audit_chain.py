@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,27 @@ from sqlalchemy import select, text, update
 from bridge.audit.chain import entry_hash
 from bridge.cli import main
 from bridge.config import load_config
+from bridge.errors import ConfigError
 from bridge.store import Store, open_store
 from bridge.store.schema import audit_head, audit_log
 
 
 def make_config(root: Path, **audit: Any) -> Path:
-    """A configuration file with a SQLite store and an audit folder in ``root``."""
+    """A configuration file with a SQLite store, a log file (so the commands do
+    not log into pytest's captured streams) and an audit folder in ``root``."""
     settings = {"checkpoint_every": 1000, "checkpoint_seconds": 3600.0, **audit}
-    lines = ["[bridge]", f'store = "sqlite:///{root}/bridge.sqlite"', "", "[audit]",
-             f'folder = "{root}/audit"']
+    lines = [
+        "[bridge]",
+        f'store = "sqlite:///{root}/bridge.sqlite"',
+        f'log_file = "{root}/logs/bridge.log"',
+        "",
+        "[audit]",
+        f'folder = "{root}/audit"',
+    ]
     for key, value in settings.items():
-        lines.append(f"{key} = {value!r}" if not isinstance(value, str)
-                     else f'{key} = "{value}"')
+        lines.append(
+            f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"'
+        )
     root.mkdir(parents=True, exist_ok=True)
     path = root / "govbridge.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -38,9 +48,16 @@ def fill(store: Store, count: int, start: int = 1) -> None:
     """Append ``count`` entries, one transaction each, as the engine does."""
     for number in range(start, start + count):
         with store.begin() as conn:
-            store.audit(conn, system="oa", operation="launch", outcome="delivered",
-                        case_number=f"HB2026{number:05d}", record_key=f"F{number}",
-                        detail=f"flow {number}", payload_digest=f"{number:064x}")
+            store.audit(
+                conn,
+                system="oa",
+                operation="launch",
+                outcome="delivered",
+                case_number=f"HB2026{number:05d}",
+                record_key=f"F{number}",
+                detail=f"flow {number}",
+                payload_digest=f"{number:064x}",
+            )
 
 
 def verify(config_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -113,15 +130,17 @@ def test_swapped_entries_are_named(
     config_path, store = chained
     columns = [c.name for c in audit_log.columns if c.name != "id"]
     with store.engine.begin() as conn:
-        rows = {r.seq: r._mapping for r in conn.execute(
-            select(audit_log).where(audit_log.c.seq.in_([5, 6])))}
+        rows = {
+            r.seq: r._mapping
+            for r in conn.execute(select(audit_log).where(audit_log.c.seq.in_([5, 6])))
+        }
         ids = {seq: rows[seq]["id"] for seq in rows}
-        conn.execute(update(audit_log).where(audit_log.c.id == ids[5])
-                     .values(seq=-1))
+        conn.execute(update(audit_log).where(audit_log.c.id == ids[5]).values(seq=-1))
         for here, there in ((6, 5), (5, 6)):
             values = {c: rows[there][c] for c in columns}
-            conn.execute(update(audit_log).where(audit_log.c.id == ids[here])
-                         .values(**values))
+            conn.execute(
+                update(audit_log).where(audit_log.c.id == ids[here]).values(**values)
+            )
 
     code, out = verify(config_path, capsys)
 
@@ -136,15 +155,22 @@ def test_rewrite_with_recomputed_hashes_is_named(
     """Rewriting entry 3 and rehashing every later entry (no private key) fails at 3."""
     config_path, store = chained
     with store.engine.begin() as conn:
-        rows = [dict(r) for r in conn.execute(
-            select(audit_log).order_by(audit_log.c.seq)).mappings()]
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(audit_log).order_by(audit_log.c.seq)
+            ).mappings()
+        ]
         rows[2]["outcome"] = "failed"
         prev = "0" * 64
         for row in rows:
             row["entry_hash"] = entry_hash(prev, row)
             prev = row["entry_hash"]
-            conn.execute(update(audit_log).where(audit_log.c.id == row["id"])
-                         .values(outcome=row["outcome"], entry_hash=prev))
+            conn.execute(
+                update(audit_log)
+                .where(audit_log.c.id == row["id"])
+                .values(outcome=row["outcome"], entry_hash=prev)
+            )
         conn.execute(update(audit_head).values(head_hash=prev))
 
     code, out = verify(config_path, capsys)
@@ -160,8 +186,11 @@ def test_cut_entries_covered_by_a_checkpoint_are_named(
     """Cutting entries 8 to 12 after a checkpoint over 10 fails, naming entry 8."""
     config_path, store = chained
     execute(store, "DELETE FROM audit_log WHERE seq >= 8")
-    execute(store, "UPDATE audit_head SET seq = 7, head_hash = "
-            "(SELECT entry_hash FROM audit_log WHERE seq = 7)")
+    execute(
+        store,
+        "UPDATE audit_head SET seq = 7, head_hash = "
+        "(SELECT entry_hash FROM audit_log WHERE seq = 7)",
+    )
 
     code, out = verify(config_path, capsys)
 
@@ -218,3 +247,36 @@ def test_sm3_and_sm2_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert algs == {"sm3"}
     assert code == 0
     assert bad == 1 and "at entry 2" in bad_out
+
+
+def test_zoned_entry_time_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry given a +08:00 time is chained in UTC and verifies after reading back."""
+    config_path = make_config(tmp_path)
+    store = open_configured(config_path)
+    moment = datetime(2026, 9, 24, 16, 0, tzinfo=timezone(timedelta(hours=8)))
+    with store.begin() as conn:
+        store.trail.append(
+            conn,
+            {
+                "at": moment,
+                "system": "center",
+                "operation": "finish",
+                "outcome": "delivered",
+            },
+            None,
+        )
+
+    code, out = verify(config_path, capsys)
+
+    assert code == 0
+    assert "entries=1 " in out
+
+
+def test_unknown_algorithm_is_a_config_error(tmp_path: Path) -> None:
+    """An [audit] hash the bridge does not know stops the store from opening."""
+    config_path = make_config(tmp_path, hash="md5")
+
+    with pytest.raises(ConfigError, match="audit.hash"):
+        open_configured(config_path)

@@ -25,9 +25,22 @@ def exported(tmp_path: Path) -> tuple[Path, Path]:
     fill(store, 20)
     store.trail.checkpoint(store.engine)
     out = tmp_path / "export"
-    code = main(["audit", "export", "--config", str(config_path), "--from",
-                 "2000-01-01", "--to", "2100-01-01", "--format", "csv",
-                 "--out", str(out)])
+    code = main(
+        [
+            "audit",
+            "export",
+            "--config",
+            str(config_path),
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out, tmp_path / "audit" / "bridge.pub"
 
@@ -74,8 +87,22 @@ def test_jsonl_export_of_a_time_window(
     store = open_configured(config_path)
     fill(store, 5)
     out = tmp_path / "jsonl"
-    main(["audit", "export", "--config", str(config_path), "--from", "2000-01-01",
-          "--to", "2100-01-01", "--format", "jsonl", "--out", str(out)])
+    main(
+        [
+            "audit",
+            "export",
+            "--config",
+            str(config_path),
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--format",
+            "jsonl",
+            "--out",
+            str(out),
+        ]
+    )
     other = make_config(tmp_path / "other")
     open_configured(other).trail.private_key()
 
@@ -95,12 +122,28 @@ def test_search_by_case_and_person_is_masked_and_logged(
     store = open_configured(config_path)
     fill(store, 3)
     with store.begin() as conn:
-        store.audit(conn, system="portal", operation="poll", outcome="routed",
-                    case_number="HB2026X", detail=f"applicant {ID_NUMBER}",
-                    payload=f"<case><id>{ID_NUMBER}</id><m>{MOBILE}</m></case>")
+        store.audit(
+            conn,
+            system="portal",
+            operation="poll",
+            outcome="routed",
+            case_number="HB2026X",
+            detail=f"applicant {ID_NUMBER}",
+            payload=f"<case><id>{ID_NUMBER}</id><m>{MOBILE}</m></case>",
+        )
 
-    main(["audit", "search", "--config", str(config_path), "--person", ID_NUMBER,
-          "--auditor", "auditor1"])
+    main(
+        [
+            "audit",
+            "search",
+            "--config",
+            str(config_path),
+            "--person",
+            ID_NUMBER,
+            "--auditor",
+            "auditor1",
+        ]
+    )
     found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     main(["audit", "search", "--config", str(config_path), "--case", "HB202600002"])
     by_case = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -110,8 +153,11 @@ def test_search_by_case_and_person_is_masked_and_logged(
     assert "110" in found[0]["detail"] and "*" in found[0]["detail"]
     assert [entry["seq"] for entry in by_case] == [2]
     with store.engine.connect() as conn:
-        logged = conn.execute(select(audit_log.c.record_key, audit_log.c.detail)
-                              .where(audit_log.c.operation == "search")).all()
+        logged = conn.execute(
+            select(audit_log.c.record_key, audit_log.c.detail).where(
+                audit_log.c.operation == "search"
+            )
+        ).all()
         personal = conn.execute(select(func.count()).select_from(audit_personal))
         assert personal.scalar() == 2
         assert conn.execute(select(func.count()).select_from(audit_payloads)).scalar()
@@ -125,8 +171,9 @@ def test_concurrent_appends_form_one_chain(
     """Eight threads appending at once leave one whole chain of 160 entries."""
     config_path = make_config(tmp_path, checkpoint_every=50)
     store = open_configured(config_path)
-    threads = [threading.Thread(target=fill, args=(store, 20, 1000 * n))
-               for n in range(8)]
+    threads = [
+        threading.Thread(target=fill, args=(store, 20, 1000 * n)) for n in range(8)
+    ]
 
     for thread in threads:
         thread.start()

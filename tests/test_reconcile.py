@@ -42,7 +42,9 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture
-def restarted(demo_run: DemoRun, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def restarted(
+    demo_run: DemoRun, tmp_path: Path
+) -> Iterator[tuple[Path, dict[str, str]]]:
     """A copy of the demo's state, its simulators restarted on new ports and a
     configuration pointed at them."""
     assert demo_run.returncode == 0, demo_run.stdout
@@ -50,12 +52,24 @@ def restarted(demo_run: DemoRun, tmp_path: Path) -> Iterator[tuple[Path, dict[st
     shutil.copytree(demo_run.state_dir, state)
     first = free_first_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "sim", "all", "--state",
-         str(state / "sim"), "--port", str(first)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "sim",
+            "all",
+            "--state",
+            str(state / "sim"),
+            "--port",
+            str(first),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    urls = {name: f"http://127.0.0.1:{first + n}"
-            for n, name in enumerate(("center", "oa", "portal"))}
+    urls = {
+        name: f"http://127.0.0.1:{first + n}"
+        for n, name in enumerate(("center", "oa", "portal"))
+    }
     for _ in range(3):
         assert process.stdout is not None and "listening" in process.stdout.readline()
     config = state / "govbridge.toml"
@@ -70,8 +84,20 @@ def restarted(demo_run: DemoRun, tmp_path: Path) -> Iterator[tuple[Path, dict[st
 
 def run_reconcile(config: Path, day: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "reconcile", "--config", str(config),
-         "--day", day], check=False, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "reconcile",
+            "--config",
+            str(config),
+            "--day",
+            day,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -80,13 +106,14 @@ def demo_day_and_flow(config: Path) -> tuple[str, str, int]:
     with sqlite3.connect(config.parent / "govbridge.sqlite") as db:
         created, number, flow = db.execute(
             "SELECT created_at, case_number, flow_id FROM cases "
-            "WHERE channel = 'window' ORDER BY id LIMIT 1").fetchone()
+            "WHERE channel = 'window' ORDER BY id LIMIT 1"
+        ).fetchone()
     moment = datetime.fromisoformat(created).replace(tzinfo=ZoneInfo("UTC"))
     return moment.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat(), number, flow
 
 
 def test_reconcile_agrees_then_names_a_deleted_flow(
-    restarted: tuple[Path, dict[str, str]]
+    restarted: tuple[Path, dict[str, str]],
 ) -> None:
     """On the demo's final state reconcile exits 0; after the OA loses one case's
     flow it exits 1 and names that case."""
@@ -102,10 +129,13 @@ def test_reconcile_agrees_then_names_a_deleted_flow(
     assert "0 discrepancies" in agreed.stdout
     assert "center_completed=8" in agreed.stdout
     assert missing.returncode == 1
-    problems = [line for line in missing.stdout.splitlines()
-                if line.startswith("DISCREPANCY")]
-    expected = (f"DISCREPANCY bureau=hbj case={number} system=oa missing: "
-                "no OA flow for an accepted case")
+    problems = [
+        line for line in missing.stdout.splitlines() if line.startswith("DISCREPANCY")
+    ]
+    expected = (
+        f"DISCREPANCY bureau=hbj case={number} system=oa missing: "
+        "no OA flow for an accepted case"
+    )
     assert problems == [expected]
 
 
@@ -122,10 +152,18 @@ def test_a_day_without_cases_agrees(restarted: tuple[Path, dict[str, str]]) -> N
 def test_state_behind_is_named() -> None:
     """A flow finished at the OA but only accepted at the center is the center behind,
     and the unpublished result is the portal missing."""
-    held = Holding("hbj", "0999260000009", "window", center="accepted",
-                   oa="finished", portal="missing")
+    held = Holding(
+        "hbj",
+        "0999260000009",
+        "window",
+        center="accepted",
+        oa="finished",
+        portal="missing",
+    )
 
     found = compare(held)
 
-    assert [(d.system, d.kind) for d in found] == [("center", "behind"),
-                                                   ("portal", "missing")]
+    assert [(d.system, d.kind) for d in found] == [
+        ("center", "behind"),
+        ("portal", "missing"),
+    ]

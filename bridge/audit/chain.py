@@ -1,6 +1,6 @@
 """The hash chain: which fields an entry's hash covers, and appending one entry.
 
-Entry ``seq`` hashes ``prev_hash + "\\n" + canonical(entry)``; the first entry's
+Entry ``seq`` hashes ``prev_hash + "\\n" + canonical(values)``; the first entry's
 ``prev_hash`` is :data:`GENESIS`. Appends take the chain head row with an
 UPDATE first, so on PostgreSQL the row lock (and on SQLite the write lock)
 orders concurrent appends until the caller's transaction ends.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,26 +46,33 @@ PERSONAL = re.compile(
 )
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def at_text(value: datetime) -> str:
     """The one text form of an entry time: UTC, microseconds, ``Z``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
-def canonical(entry: Mapping[str, Any]) -> bytes:
-    """The bytes an entry's hash covers: its chained fields as sorted JSON."""
-    values = {name: entry.get(name) for name in CHAINED}
-    if isinstance(values["at"], datetime):
-        values["at"] = at_text(values["at"])
-    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8")
+def canonical(values: Sequence[Any]) -> bytes:
+    """The bytes an entry's hash covers: its CHAINED values as one JSON array."""
+    listed = list(values)
+    if isinstance(listed[1], datetime):
+        listed[1] = at_text(listed[1])
+    return _ENCODER.encode(listed).encode("utf-8")
+
+
+def hash_values(prev_hash: str, values: Sequence[Any]) -> str:
+    """The hash of an entry given as its CHAINED values, after ``prev_hash``."""
+    data = prev_hash.encode("ascii") + b"\n" + canonical(values)
+    return digest(str(values[-1]), data)
 
 
 def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     """The hash of ``entry`` following ``prev_hash``, by the entry's algorithm."""
-    data = prev_hash.encode("ascii") + b"\n" + canonical(entry)
-    return digest(str(entry["hash_alg"]), data)
+    return hash_values(prev_hash, [entry.get(name) for name in CHAINED])
 
 
 def person_hash(secret: bytes, value: str) -> str:
@@ -99,15 +106,13 @@ def append(
     """Append one entry inside the caller's transaction; returns its ``seq``."""
     seq, prev = _take_head(conn)
     entry = {**fields, "seq": seq, "hash_alg": hash_alg}
-    entry["at"] = entry.get("at") or datetime.now(UTC)
+    entry["at"] = (entry.get("at") or datetime.now(UTC)).astimezone(UTC)
     if payload is not None and not entry.get("payload_digest"):
         entry["payload_digest"] = digest(hash_alg, payload.encode("utf-8"))
     head = entry_hash(prev, entry)
 
     conn.execute(insert(audit_log).values(**entry, entry_hash=head))
-    conn.execute(
-        update(audit_head).where(audit_head.c.id == 1).values(head_hash=head)
-    )
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(head_hash=head))
     if payload is not None:
         _keep_payload(conn, seq, entry["at"], payload, retention, secret)
     return seq
@@ -122,7 +127,9 @@ def _keep_payload(
     secret: bytes,
 ) -> None:
     conn.execute(
-        insert(audit_payloads).values(seq=seq, payload=payload, expires_at=at + retention)
+        insert(audit_payloads).values(
+            seq=seq, payload=payload, expires_at=at + retention
+        )
     )
     values = sorted({match.group(0) for match in PERSONAL.finditer(payload)})
     if values and secret:

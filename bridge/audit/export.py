@@ -17,7 +17,13 @@ from sqlalchemy import Connection, func, select
 from bridge.audit.chain import CHAINED, GENESIS, at_text
 from bridge.audit.checkpoint import read_checkpoints, signed_bytes
 from bridge.audit.crypto import PublicKey
-from bridge.audit.verify import Problem, VerifyReport, check_checkpoints, walk
+from bridge.audit.verify import (
+    Problem,
+    VerifyReport,
+    as_row,
+    check_checkpoints,
+    walk,
+)
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.store.schema import audit_head, audit_log
@@ -98,8 +104,14 @@ def _write(path: Path, fmt: str, rows: Iterator[dict[str, Any]]) -> int:
 
 
 def _manifest(
-    entries: Path, count: int, first: int, last: int, prev: str, head: Any,
-    since: datetime, until: datetime,
+    entries: Path,
+    count: int,
+    first: int,
+    last: int,
+    prev: str,
+    head: Any,
+    since: datetime,
+    until: datetime,
 ) -> dict[str, Any]:
     last_hash = _last_hash(entries) if count else prev
     return {
@@ -110,8 +122,10 @@ def _manifest(
         "last_seq": last,
         "prev_hash": prev,
         "last_hash": last_hash,
-        "chain_head": {"count": head.seq if head else 0,
-                       "hash": head.head_hash if head else GENESIS},
+        "chain_head": {
+            "count": head.seq if head else 0,
+            "hash": head.head_hash if head else GENESIS,
+        },
         "from": at_text(since),
         "to": at_text(until),
         "created_at": datetime.now(UTC).isoformat(),
@@ -161,15 +175,23 @@ def verify_export(folder: Path, key: PublicKey) -> VerifyReport:
     checkpoints = read_checkpoints(folder / "checkpoints.jsonl")
     if checkpoints and not check_checkpoints(checkpoints, key, report):
         return report
-    rows = read_entries(folder / manifest["file"])
-    walk(rows, checkpoints, report, prev=manifest["prev_hash"],
-         first_seq=manifest["first_seq"], upto=manifest["last_seq"])
+    rows = (as_row(entry) for entry in read_entries(folder / manifest["file"]))
+    walk(
+        rows,
+        checkpoints,
+        report,
+        prev=manifest["prev_hash"],
+        first_seq=manifest["first_seq"],
+        upto=manifest["last_seq"],
+    )
     if report.ok:
         _match_manifest(report, manifest, folder)
     return report
 
 
-def _match_manifest(report: VerifyReport, manifest: dict[str, Any], folder: Path) -> None:
+def _match_manifest(
+    report: VerifyReport, manifest: dict[str, Any], folder: Path
+) -> None:
     if report.entries != manifest["count"] or report.head != manifest["last_hash"]:
         report.problem = Problem(
             report.last_seq + 1,
@@ -180,5 +202,6 @@ def _match_manifest(report: VerifyReport, manifest: dict[str, Any], folder: Path
         return
     digest = hashlib.sha256((folder / manifest["file"]).read_bytes()).hexdigest()
     if digest != manifest["file_sha256"]:
-        report.problem = Problem(None, f"{manifest['file']}: bytes differ from the "
-                                 "signed digest")
+        report.problem = Problem(
+            None, f"{manifest['file']}: bytes differ from the signed digest"
+        )

@@ -61,9 +61,20 @@ class Reconciliation:
         """Per bureau: cases linked, held by each system, completed, published."""
         found: dict[str, dict[str, int]] = {}
         for held in self.holdings:
-            row = found.setdefault(held.bureau, dict.fromkeys(
-                ("cases", "center", "oa", "portal", "center_completed",
-                 "oa_finished"), 0))
+            row = found.setdefault(
+                held.bureau,
+                dict.fromkeys(
+                    (
+                        "cases",
+                        "center",
+                        "oa",
+                        "portal",
+                        "center_completed",
+                        "oa_finished",
+                    ),
+                    0,
+                ),
+            )
             row["cases"] += 1
             row["center"] += held.center != "missing"
             row["oa"] += held.oa != "missing"
@@ -91,8 +102,12 @@ def reconcile(rt: Any, day: date) -> Reconciliation:
         result.discrepancies += compare(held)
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     result.discrepancies += _unlinked_center_cases(rt, local_start, local_end)
-    log.info("reconcile.finished", day=day.isoformat(), cases=len(result.holdings),
-             discrepancies=len(result.discrepancies))
+    log.info(
+        "reconcile.finished",
+        day=day.isoformat(),
+        cases=len(result.holdings),
+        discrepancies=len(result.discrepancies),
+    )
     return result
 
 
@@ -103,8 +118,9 @@ def _linked_cases(rt: Any, start: datetime, end: datetime) -> list[Any]:
 
 
 def _holding(rt: Any, row: Any) -> Holding:
-    held = Holding(row.bureau, row.case_number or row.filing_id or str(row.id),
-                   row.channel)
+    held = Holding(
+        row.bureau, row.case_number or row.filing_id or str(row.id), row.channel
+    )
     if row.case_number:
         held.center = _center_state(rt, row.case_number)
         held.portal = _portal_state(rt, row.case_number)
@@ -171,8 +187,15 @@ def _unlinked_center_cases(
             number = _record_text(record, "SBLSH_SHORT")
             accepted = _record_text(record, "SLSJ") or _record_text(record, "GXSJ")
             if number and number not in known and accepted < _local(end):
-                found.append(Discrepancy(rt.config.bureau, number, "oa", "missing",
-                                         "center window case the bridge never took in"))
+                found.append(
+                    Discrepancy(
+                        rt.config.bureau,
+                        number,
+                        "oa",
+                        "missing",
+                        "center window case the bridge never took in",
+                    )
+                )
         if not page.has_more or page.cursor is None:
             return found
         cursor = page.cursor

@@ -19,8 +19,17 @@ from bridge.store import Store
 from bridge.store.schema import audit_log, audit_personal
 
 SHOWN = (
-    "seq", "at", "system", "operation", "outcome", "case_number", "record_key",
-    "detail", "payload_digest", "correlation_id", "duration_ms",
+    "seq",
+    "at",
+    "system",
+    "operation",
+    "outcome",
+    "case_number",
+    "record_key",
+    "detail",
+    "payload_digest",
+    "correlation_id",
+    "duration_ms",
 )
 
 
@@ -68,8 +77,12 @@ def search(store: Store, query: Query, auditor: str) -> list[dict[str, Any]]:
 
     with store.begin() as conn:
         store.audit(
-            conn, system="audit", operation="search", outcome="ok",
-            record_key=auditor, detail=_described(query, secret, len(found)),
+            conn,
+            system="audit",
+            operation="search",
+            outcome="ok",
+            record_key=auditor,
+            detail=_described(query, secret, len(found)),
         )
     return found
 

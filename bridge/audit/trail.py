@@ -21,8 +21,16 @@ from sqlalchemy import Connection, Engine
 
 from bridge.audit.chain import append
 from bridge.audit.checkpoint import read_checkpoints, take_checkpoint, write_checkpoint
-from bridge.audit.crypto import PrivateKey, generate, load_private, save_keys
+from bridge.audit.crypto import (
+    HASHES,
+    SIGNATURES,
+    PrivateKey,
+    generate,
+    load_private,
+    save_keys,
+)
 from bridge.config import AuditConfig
+from bridge.errors import ConfigError
 
 log = structlog.get_logger()
 
@@ -31,6 +39,8 @@ class AuditTrail:
     """Appends entries and writes signed checkpoints for one store."""
 
     def __init__(self, config: AuditConfig | None = None) -> None:
+        if config is not None:
+            _check_algorithms(config)
         self.config = config
         self.hash_alg = config.hash if config else "sha256"
         self._lock = threading.Lock()
@@ -53,11 +63,18 @@ class AuditTrail:
         self, conn: Connection, fields: Mapping[str, Any], payload: str | None
     ) -> int:
         """Append one entry inside the caller's transaction."""
-        retention = timedelta(days=self.config.payload_retention_days if
-                              self.config else 365)
+        retention = timedelta(
+            days=self.config.payload_retention_days if self.config else 365
+        )
         secret = self.secret() if payload is not None else b""
-        seq = append(conn, fields, hash_alg=self.hash_alg, payload=payload,
-                     retention=retention, secret=secret)
+        seq = append(
+            conn,
+            fields,
+            hash_alg=self.hash_alg,
+            payload=payload,
+            retention=retention,
+            secret=secret,
+        )
         with self._lock:
             self._since += 1
         return seq
@@ -136,6 +153,15 @@ class AuditTrail:
         if self.config is None:
             raise RuntimeError("this store was opened without an [audit] section")
         return self.config
+
+
+def _check_algorithms(config: AuditConfig) -> None:
+    if config.hash not in HASHES:
+        raise ConfigError(f"audit.hash: {config.hash!r} is not one of {HASHES}")
+    if config.signature not in SIGNATURES:
+        raise ConfigError(
+            f"audit.signature: {config.signature!r} is not one of {SIGNATURES}"
+        )
 
 
 def key_paths(config: AuditConfig) -> tuple[Path, Path]:

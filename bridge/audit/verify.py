@@ -8,13 +8,13 @@ the recomputed one. The first failure is named; nothing after it is trusted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bridge.audit.chain import GENESIS, entry_hash
+from bridge.audit.chain import CHAINED, GENESIS, hash_values
 from bridge.audit.checkpoint import SHORT, Witness, check_signature
 from bridge.audit.crypto import PublicKey
 from bridge.store.schema import audit_log
@@ -58,15 +58,22 @@ def check_checkpoints(
     for index, record in enumerate(checkpoints, start=1):
         if key is None or not check_signature(record, key):
             why = "no public key given" if key is None else "bad signature"
-            report.problem = Problem(None, f"checkpoint {index} (count "
-                                     f"{record.get('count')}): {why}")
+            report.problem = Problem(
+                None, f"checkpoint {index} (count {record.get('count')}): {why}"
+            )
             return False
     report.checkpointed = max((int(c["count"]) for c in checkpoints), default=0)
     return True
 
 
+def as_row(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An entry mapping as the tuple :func:`walk` reads: id, CHAINED, hash."""
+    values = (entry.get(name) for name in CHAINED)
+    return (entry.get("id"), *values, entry["entry_hash"])
+
+
 def walk(
-    rows: Iterable[Mapping[Any, Any]],
+    rows: Iterable[Sequence[Any]],
     checkpoints: list[dict[str, Any]],
     report: VerifyReport,
     *,
@@ -74,7 +81,8 @@ def walk(
     first_seq: int = 1,
     upto: int | None = None,
 ) -> VerifyReport:
-    """Recompute the chain over ``rows`` (in storage order) into ``report``;
+    """Recompute the chain over ``rows`` (in storage order; tuples as
+    :func:`as_row` makes them) into ``report``;
     checkpoints past ``upto`` (an export's last entry) cannot demand more."""
     witness = Witness(checkpoints)
     heads = {int(c["count"]): str(c["head"]) for c in checkpoints}
@@ -84,7 +92,7 @@ def walk(
         if problem is not None:
             report.problem = problem
             return report
-        prev = str(row["entry_hash"])
+        prev = str(row[-1])
         report.entries += 1
         expected += 1
     report.head, report.last_seq = prev, expected - 1
@@ -93,27 +101,36 @@ def walk(
 
 
 def _check_row(
-    row: Mapping[Any, Any],
+    row: Sequence[Any],
     expected: int,
     prev: str,
     witness: Witness,
     heads: dict[int, str],
 ) -> Problem | None:
-    seq, row_id = int(row["seq"]), row.get("id")
+    seq, row_id = int(row[1]), row[0]
     if seq != expected:
-        return Problem(expected, f"expected entry {expected} here, found entry "
-                       f"{seq}: entries deleted, inserted or reordered", row_id)
-    recomputed = entry_hash(prev, row)
-    if recomputed != row["entry_hash"]:
-        return Problem(seq, f"entry {seq} was altered: its content does not "
-                       "match its hash", row_id)
+        return Problem(
+            expected,
+            f"expected entry {expected} here, found entry "
+            f"{seq}: entries deleted, inserted or reordered",
+            row_id,
+        )
+    recomputed = hash_values(prev, row[1:-1])
+    if recomputed != row[-1]:
+        return Problem(
+            seq, f"entry {seq} was altered: its content does not match its hash", row_id
+        )
     recorded = witness.get(seq)
     if recorded is not None and recorded != recomputed[:SHORT]:
-        return Problem(seq, f"entry {seq} differs from the signed checkpoint "
-                       "(rewritten and rehashed)", row_id)
+        return Problem(
+            seq,
+            f"entry {seq} differs from the signed checkpoint (rewritten and rehashed)",
+            row_id,
+        )
     if seq in heads and heads[seq] != recomputed:
-        return Problem(seq, f"chain head at entry {seq} differs from the signed "
-                       "checkpoint", row_id)
+        return Problem(
+            seq, f"chain head at entry {seq} differs from the signed checkpoint", row_id
+        )
     return None
 
 
@@ -124,8 +141,11 @@ def _check_cut(
     covered = max((n for n in heads if first_seq <= n <= limit), default=0)
     if covered > report.last_seq:
         missing = report.last_seq + 1
-        report.problem = Problem(missing, f"entries {missing} to {covered} are "
-                                 "covered by a signed checkpoint but missing")
+        report.problem = Problem(
+            missing,
+            f"entries {missing} to {covered} are "
+            "covered by a signed checkpoint but missing",
+        )
 
 
 def verify_store(
@@ -135,8 +155,8 @@ def verify_store(
     report = VerifyReport()
     if checkpoints and not check_checkpoints(checkpoints, key, report):
         return report
-    query = select(audit_log).order_by(audit_log.c.id)
+    columns = [audit_log.c.id, *(audit_log.c[name] for name in CHAINED)]
+    query = select(*columns, audit_log.c.entry_hash).order_by(audit_log.c.id)
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=5000).execute(query)
-        rows: Iterable[Mapping[Any, Any]] = iter(result.mappings())
-        return walk(rows, checkpoints, report)
+        return walk(result, checkpoints, report)

@@ -56,15 +56,20 @@ def _print_report(report: Any, where: str) -> int:
     if report.problem is not None:
         problem = report.problem
         row = f" (row id {problem.row_id})" if problem.row_id is not None else ""
-        print(f"audit verify: FAILED ({where}) at entry {problem.seq}{row}: "
-              f"{problem.reason}")
+        print(
+            f"audit verify: FAILED ({where}) at entry {problem.seq}{row}: "
+            f"{problem.reason}"
+        )
         return EXIT_BAD
-    print(f"audit verify: OK ({where}) entries={report.entries} "
-          f"head={report.head} checkpoints={report.checkpoints} "
-          f"checkpointed={report.checkpointed} newer_than_checkpoint={report.newer}")
+    print(
+        f"audit verify: OK ({where}) entries={report.entries} "
+        f"head={report.head} checkpoints={report.checkpoints} "
+        f"checkpointed={report.checkpointed} newer_than_checkpoint={report.newer}"
+    )
     if report.checkpoints == 0:
-        print("audit verify: no signed checkpoint yet; the chain is only "
-              "self-consistent")
+        print(
+            "audit verify: no signed checkpoint yet; the chain is only self-consistent"
+        )
     return 0
 
 
@@ -74,10 +79,13 @@ def _search(args: argparse.Namespace) -> int:
     config, store = _open(args)
     zone = ZoneInfo(config.zone)
     query = Query(
-        case_number=args.case, system=args.system, outcome=args.outcome,
+        case_number=args.case,
+        system=args.system,
+        outcome=args.outcome,
         since=_instant(args.since, zone, end=False) if args.since else None,
         until=_instant(args.until, zone, end=True) if args.until else None,
-        person=args.person, limit=args.limit,
+        person=args.person,
+        limit=args.limit,
     )
     found = search(store, query, args.auditor or getpass.getuser())
     store.engine.dispose()
@@ -92,12 +100,17 @@ def _export(args: argparse.Namespace) -> int:
     config, store = _open(args)
     zone = ZoneInfo(config.zone)
     manifest = export(
-        store, _instant(args.since, zone, end=False),
-        _instant(args.until, zone, end=True), args.format, Path(args.out),
+        store,
+        _instant(args.since, zone, end=False),
+        _instant(args.until, zone, end=True),
+        args.format,
+        Path(args.out),
     )
     store.engine.dispose()
-    print(f"audit export: {manifest['count']} entries "
-          f"({manifest['first_seq']}..{manifest['last_seq']}) to {args.out}")
+    print(
+        f"audit export: {manifest['count']} entries "
+        f"({manifest['first_seq']}..{manifest['last_seq']}) to {args.out}"
+    )
     return 0
 
 

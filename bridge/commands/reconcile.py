@@ -19,22 +19,29 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     configure(config.log_file)
-    day = (date.fromisoformat(args.day) if args.day
-           else datetime.now(ZoneInfo(config.zone)).date())
+    day = (
+        date.fromisoformat(args.day)
+        if args.day
+        else datetime.now(ZoneInfo(config.zone)).date()
+    )
     rt = build_runtime(config)
     try:
         result = reconcile(rt, day)
     finally:
         rt.store.engine.dispose()
 
-    print(f"reconcile {day}: {len(result.holdings)} cases, "
-          f"{len(result.discrepancies)} discrepancies")
+    print(
+        f"reconcile {day}: {len(result.holdings)} cases, "
+        f"{len(result.discrepancies)} discrepancies"
+    )
     for bureau, counts in sorted(result.counts().items()):
         shown = " ".join(f"{name}={value}" for name, value in counts.items())
         print(f"reconcile {day} bureau={bureau} {shown}")
     for problem in result.discrepancies:
-        print(f"DISCREPANCY bureau={problem.bureau} case={problem.case_number} "
-              f"system={problem.system} {problem.kind}: {problem.detail}")
+        print(
+            f"DISCREPANCY bureau={problem.bureau} case={problem.case_number} "
+            f"system={problem.system} {problem.kind}: {problem.detail}"
+        )
     if args.out:
         _write(Path(args.out), result)
     return 1 if result.discrepancies else 0
@@ -56,6 +63,8 @@ def register(commands: Any) -> None:
         "reconcile", help="compare center, OA and portal for one day; 1 on mismatch"
     )
     parser.add_argument("--config", help="TOML file (default: $GOVBRIDGE_CONFIG)")
-    parser.add_argument("--day", help="YYYY-MM-DD in the configured zone (default today)")
+    parser.add_argument(
+        "--day", help="YYYY-MM-DD in the configured zone (default today)"
+    )
     parser.add_argument("--out", help="also write the result as JSON to this file")
     parser.set_defaults(func=_reconcile)

@@ -61,12 +61,12 @@ def _chain_existing() -> None:
     conn = op.get_bind()
     log = sa.table(
         "audit_log",
+        sa.column("at", STAMP),
         *(
             sa.column(name)
             for name in (
                 "id",
                 "seq",
-                "at",
                 "system",
                 "operation",
                 "outcome",
