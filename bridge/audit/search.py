@@ -13,24 +13,13 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from bridge.audit.chain import at_text, person_hash
+from bridge.audit.chain import CHAINED, at_text, person_hash
 from bridge.logs import mask_text
 from bridge.store import Store
 from bridge.store.schema import audit_log, audit_personal
 
-SHOWN = (
-    "seq",
-    "at",
-    "system",
-    "operation",
-    "outcome",
-    "case_number",
-    "record_key",
-    "detail",
-    "payload_digest",
-    "correlation_id",
-    "duration_ms",
-)
+#: The fields a search shows: the chained ones but the hash algorithm.
+SHOWN = CHAINED[:-1]
 
 
 @dataclass

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 def _report(args: argparse.Namespace) -> int:
     from bridge.audit.report import figures, load_facts, write_report
-    from bridge.audit.workdays import work_calendar
     from bridge.config import load_config
+    from bridge.interchange.calendar import WorkCalendar
     from bridge.logs import configure
     from bridge.store import open_store
 
@@ -28,7 +28,8 @@ def _report(args: argparse.Namespace) -> int:
     store.engine.dispose()
 
     today = _as_of(args.today, zone)
-    rows, statuses = figures(facts, work_calendar(today), zone)
+    calendar = WorkCalendar(clock=today) if today else WorkCalendar()
+    rows, statuses = figures(facts, calendar, zone)
     title = f"Supervision report {args.since} to {args.until}"
     if args.bureau:
         title += f", bureau {args.bureau}"
