@@ -46,7 +46,7 @@ def canned_server(
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _answer(self) -> None:
@@ -60,8 +60,8 @@ def canned_server(
             self.end_headers()
             self.wfile.write(chosen.body)
 
-        do_POST = _answer  # noqa: N815
-        do_GET = _answer  # noqa: N815
+        do_POST = _answer
+        do_GET = _answer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -81,10 +81,10 @@ def editing_proxy(target: str, edit: Callable[[bytes], bytes]) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0") or 0)
             headers = {
                 key: value

@@ -72,14 +72,18 @@ def test_gb2312_declared_gbk_bytes_read_as_gb18030(
     assert names(center) == [NAME]
 
 
-def test_charset_only_in_http_header(sim: CenterSimulator, center: CenterAdapter) -> None:
+def test_charset_only_in_http_header(
+    sim: CenterSimulator, center: CenterAdapter
+) -> None:
     """Case 2: no XML declaration, charset=GBK in Content-Type: decoded as GBK."""
     fault(sim, "charset_header_only", "queryWindowCases")
 
     assert names(center) == [NAME]
 
 
-def test_byte_order_mark_is_honoured(sim: CenterSimulator, center: CenterAdapter) -> None:
+def test_byte_order_mark_is_honoured(
+    sim: CenterSimulator, center: CenterAdapter
+) -> None:
     """A UTF-8 byte order mark before the declaration does not disturb decoding."""
     fault(sim, "bom_utf8", "queryWindowCases")
 
@@ -141,9 +145,7 @@ def test_soap12_busy_fault_is_transient_at_the_center(
 
 
 @pytest.mark.parametrize("kind", ["soap12_busy", "soap12_busy_200"])
-def test_soap12_busy_fault_is_transient_at_the_oa(
-    tmp_path: Path, kind: str
-) -> None:
+def test_soap12_busy_fault_is_transient_at_the_oa(tmp_path: Path, kind: str) -> None:
     """Case 5 on the SOAP 1.2 OA: the same fault under 500 or 200 is a BusyError."""
     sim = OaSimulator(tmp_path / "oa.sqlite").start()
     try:

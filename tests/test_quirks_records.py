@@ -69,7 +69,9 @@ def adapter(url: str, **quirks: object) -> PortalAdapter:
 def nil_first_attachments(body: bytes) -> bytes:
     """The answer with the first filing's attachments marked xsi:nil."""
     nil = f'<attachments xmlns:xsi="{XSI}" xsi:nil="true"/>'.encode()
-    return re.sub(rb"<attachments>.*?</attachments>", nil, body, count=1, flags=re.S)
+    return re.sub(
+        rb"<attachments>.*?</attachments>", nil, body, count=1, flags=re.DOTALL
+    )
 
 
 def blank_second_size(body: bytes) -> bytes:

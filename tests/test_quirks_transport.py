@@ -216,6 +216,7 @@ def test_wsse_timestamps_are_utc_whatever_tz(tmp_path: Path, zone: str) -> None:
         env = {**os.environ, "TZ": zone, "PYTHONPATH": str(ROOT)}
         child = subprocess.run(
             [sys.executable, "-c", CHILD, sim.url],
+            check=False,
             capture_output=True,
             text=True,
             env=env,
@@ -239,5 +240,5 @@ def test_requests_session_is_pooled_per_counterpart() -> None:
     adapter = transport.session.get_adapter("http://127.0.0.1/")
 
     assert isinstance(transport.session, requests.Session)
-    assert adapter._pool_maxsize == 3  # noqa: SLF001
+    assert adapter._pool_maxsize == 3
     assert adapter.max_retries.total == 0

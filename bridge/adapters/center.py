@@ -275,7 +275,7 @@ class CenterAdapter:
         started = time.monotonic()
         try:
             answer = getattr(self._service, operation)(*arguments)
-        except Exception as exc:  # noqa: BLE001 - translated in one place
+        except Exception as exc:
             error = translate(exc, SYSTEM, operation, record)
             log.warning(
                 "center.call_failed",

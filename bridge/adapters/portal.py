@@ -175,7 +175,7 @@ class PortalAdapter:
         started = time.monotonic()
         try:
             result = getattr(self._service, operation)(**arguments)
-        except Exception as exc:  # noqa: BLE001 - translated in one place
+        except Exception as exc:
             error = translate(exc, SYSTEM, operation, record)
             log.warning(
                 "portal.call_failed",

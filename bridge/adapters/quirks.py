@@ -78,7 +78,9 @@ class QuirkProfile:
         )
 
 
-def profile_from(data: dict[str, Any] | QuirkProfile | None, where: str) -> QuirkProfile:
+def profile_from(
+    data: dict[str, Any] | QuirkProfile | None, where: str
+) -> QuirkProfile:
     """A profile from a config sub-table; lists become tuples, names are checked."""
     if isinstance(data, QuirkProfile):
         return data

@@ -109,7 +109,7 @@ class DeadlineTransport(zeep.Transport):
             raise UnavailableError(
                 f"cannot reach {address}", system=self.system, detail=str(exc)
             ) from exc
-        response._content = self._read_body(response, started)  # noqa: SLF001
+        response._content = self._read_body(response, started)
         self._check_status(response)
         self._normalise(response)
         return response
@@ -159,9 +159,11 @@ class DeadlineTransport(zeep.Transport):
     def _check_status(self, response: requests.Response) -> None:
         """Turn a non-XML error answer into a classified error at once."""
         content_type = response.headers.get("Content-Type", "")
-        looks_xml = "xml" in content_type.lower() or response.content.lstrip()[
-            :1
-        ] == b"<" and b"Envelope" in response.content[:2048]
+        looks_xml = (
+            "xml" in content_type.lower()
+            or response.content.lstrip()[:1] == b"<"
+            and b"Envelope" in response.content[:2048]
+        )
         if response.status_code >= 500 and not looks_xml:
             raise UnavailableError(
                 f"HTTP {response.status_code} without a SOAP answer",
@@ -182,7 +184,7 @@ class DeadlineTransport(zeep.Transport):
         if not looks_like_xml(response.content):
             return
         content_type = response.headers.get("Content-Type", "")
-        response._content = to_utf8(  # noqa: SLF001
+        response._content = to_utf8(
             response.content,
             content_type,
             system=self.system,
@@ -204,9 +206,9 @@ def _bundle_file(bundle: Path, url: str) -> Path:
     root = bundle.resolve()
     path = urlsplit(url).path if "://" in url else url
     candidate = Path(path)
-    if candidate.is_absolute() and candidate.resolve().is_relative_to(root):
-        if candidate.is_file():
-            return candidate
+    inside_root = candidate.is_absolute() and candidate.resolve().is_relative_to(root)
+    if inside_root and candidate.is_file():
+        return candidate
     parts = [part for part in Path(path).parts if part not in ("/", "\\", "..")]
     for start in range(len(parts)):
         inside = root.joinpath(*parts[start:]).resolve()
@@ -246,10 +248,8 @@ def _fault_of(fault: etree._Element, version: str) -> zeep.exceptions.Fault:
     if version == "1.2":
         code = fault.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""
         subcodes = [
-            etree.QName(ns, value.split(":")[-1])
-            for value in fault.xpath(
-                "./s:Code//s:Subcode/s:Value/text()", namespaces={"s": ns}
-            )
+            etree.QName(ns, (value.text or "").split(":")[-1])
+            for value in fault.iterfind(f"{{{ns}}}Code//{{{ns}}}Subcode/{{{ns}}}Value")
         ]
         text = fault.findtext(f"{{{ns}}}Reason/{{{ns}}}Text") or ""
         detail = fault.find(f"{{{ns}}}Detail")
