@@ -48,6 +48,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
             region_code=center.region_code,
             timeout=center.timeout,
             deadline=center.deadline,
+            quirks=center.quirks,
         ),
         oa=OaAdapter(
             oa.url,
@@ -56,6 +57,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
             sender_login=oa.sender_login,
             timeout=oa.timeout,
             deadline=oa.deadline,
+            quirks=oa.quirks,
         ),
         portal=PortalAdapter(
             portal.url,
@@ -63,6 +65,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
             portal.password,
             timeout=portal.timeout,
             deadline=portal.deadline,
+            quirks=portal.quirks,
         ),
         clock=clock or SystemClock(),
     )
