@@ -97,6 +97,7 @@ class ServiceConfig:
     stale_after_seconds: float = 300.0
     log_level: str = "INFO"
     instance: str = ""
+    daily_at: str = "02:30"
 
 
 @dataclass

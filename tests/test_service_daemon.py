@@ -77,9 +77,9 @@ def test_sigterm_exits_in_grace_and_restart_delivers_the_rest(tmp_path: Path) ->
         "service": {"health_port": port, "grace_seconds": GRACE, "lease_seconds": 4},
     })
     try:
-        flow.file(online=3, window=2)
+        flow.file(online=2, window=2)
         process = flow.spawn()
-        assert wait_for(lambda: done_deliveries(flow) >= 4, 40)
+        assert wait_for(lambda: done_deliveries(flow) >= 3, 40)
 
         stopped_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -102,6 +102,8 @@ def test_sigterm_exits_in_grace_and_restart_delivers_the_rest(tmp_path: Path) ->
         report = health.json()
         assert report["database"] == "ok"
         assert all(route["last_success"] for route in report["routes"].values())
+        assert report["calendar"]["today"] in ("override", "file", "chinesecalendar",
+                                               "holidays")
         assert scraped.status_code == 200
         delivered = metric(scraped.text, "govbridge_deliveries_total",
                            outcome="delivered")
@@ -123,7 +125,9 @@ def test_sighup_applies_only_a_valid_configuration(tmp_path: Path) -> None:
     """SIGHUP with a broken file keeps the running settings and says why; with a
     valid change it applies it, and the process goes on answering."""
     port = free_port()
-    flow = Flow.start(tmp_path, overrides={"service": {"health_port": port}})
+    flow = Flow.start(tmp_path, overrides={
+        "service": {"health_port": port, "grace_seconds": 2.0},
+    })
     try:
         process = flow.spawn()
         url = f"http://127.0.0.1:{port}/healthz"
@@ -164,7 +168,8 @@ def test_healthz_is_503_when_a_route_is_stale(tmp_path: Path) -> None:
     503 and names the stale route."""
     port = free_port()
     flow = Flow.start(tmp_path, overrides={
-        "service": {"health_port": port, "stale_after_seconds": 2.0},
+        "service": {"health_port": port, "stale_after_seconds": 2.0,
+                    "grace_seconds": 2.0},
     })
     try:
         SimAdmin(flow.sims.portal.url).post(

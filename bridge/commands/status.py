@@ -56,8 +56,9 @@ def read_status(store: Any) -> dict[str, Any]:
 
 def render(status: dict[str, Any], now: datetime) -> str:
     """The status table as text."""
-    lines = [f"{'route':8} {'watermark':34} {'backlog':>7} {'last success':>13} "
-             f"{'dead':>5}  holder"]
+    header = (f"{'route':8} {'watermark':34} {'backlog':>7} {'last success':>13} "
+              f"{'dead':>5}  holder")
+    lines = [header]
     for route, row in status["routes"].items():
         last = row["last_success"]
         age = f"{_age(now, last):.0f}s ago" if last else "never"
@@ -70,7 +71,7 @@ def render(status: dict[str, Any], now: datetime) -> str:
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
     """A text progress bar: ``[#####.....]  50% 5/10``."""
     share = done / total if total else 1.0
-    filled = int(round(share * width))
+    filled = round(share * width)
     return f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%} {done}/{total}"
 
 

@@ -15,9 +15,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -90,7 +91,7 @@ class Bridge:
                     job(self.rt)
                 except BridgeError as exc:
                     log.warning(f"{name}.failed", error=str(exc), **exc.context())
-                except Exception:  # noqa: BLE001 - a job must not kill the scheduler
+                except Exception:  # a job must not kill the scheduler
                     log.exception(f"{name}.crashed")
 
         return run
@@ -153,10 +154,36 @@ class Bridge:
                 self._guarded(name, job), "interval", seconds=intervals[name],
                 id=name, name=name, next_run_time=None,
             )
+        self._schedule_daily(scheduler)
         scheduler.start()
         for scheduled in scheduler.get_jobs():
-            scheduled.modify(next_run_time=datetime.now(UTC))
+            if scheduled.id in intervals:
+                scheduled.modify(next_run_time=datetime.now(UTC))
         return scheduler
+
+    def _schedule_daily(self, scheduler: BackgroundScheduler) -> None:
+        """Retention and reconciliation once a day, by one instance (a lease each)."""
+        hour, minute = (int(part) for part in self.rt.config.service.daily_at.split(":"))
+        for name, job in (("retention", _retention), ("reconcile", _reconcile)):
+            scheduler.add_job(
+                self._guarded(name, self._once_a_day(f"daily:{name}", job)), "cron",
+                hour=hour, minute=minute, timezone=self.rt.config.zone,
+                id=name, name=name,
+            )
+
+    def _once_a_day(
+        self, lease: str, job: Callable[[Runtime], int]
+    ) -> Callable[[Runtime], int]:
+        def run(rt: Runtime) -> int:
+            token = self.leases.acquire(lease)
+            if token is None:
+                return 0
+            with self.leases.fenced(lease, token):
+                found = job(rt)
+            self.leases.succeeded(lease, token)
+            return found
+
+        return run
 
     def run(self, stop: threading.Event, reload: threading.Event | None = None) -> None:
         """Run the jobs on their intervals until ``stop`` is set."""
@@ -196,7 +223,7 @@ class Bridge:
             freed = self.deliverer.release_claims()
             self.leases.release_all()
             log.info("bridge.released", claims=freed)
-        except Exception:  # noqa: BLE001 - the leases expire by themselves anyway
+        except Exception:  # the leases expire by themselves anyway
             log.exception("bridge.release_failed")
 
     def reload(self, scheduler: BackgroundScheduler | None = None) -> bool:
@@ -234,6 +261,24 @@ class Bridge:
     def close(self) -> None:
         self.deliverer.close()
         self.rt.store.dispose()
+
+
+def _retention(rt: Runtime) -> int:
+    from bridge.audit.retention import purge_payloads
+
+    removed = purge_payloads(rt.store)
+    log.info("retention.finished", removed=removed)
+    return removed
+
+
+def _reconcile(rt: Runtime) -> int:
+    from bridge.audit.reconcile import reconcile
+
+    yesterday = datetime.now(ZoneInfo(rt.config.zone)).date() - timedelta(days=1)
+    result = reconcile(rt, yesterday)
+    found = len(result.discrepancies)
+    log.info("reconcile.finished", day=yesterday.isoformat(), discrepancies=found)
+    return found
 
 
 def instance_name(config: Config, single: bool) -> str:

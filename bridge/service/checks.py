@@ -104,11 +104,20 @@ def problems_of(config: Config) -> list[str]:
         problems.append(f"service.log_level: {service.log_level} is not a level")
     if not config.store:
         problems.append("bridge.store: empty")
+    if not _is_clock_time(service.daily_at):
+        problems.append(f"service.daily_at: {service.daily_at} is not HH:MM")
     return problems
 
 
 #: the grace period must leave this much for releasing leases (engine/bridge.py)
 RELEASE_MARGIN = 1.0
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        return False
+    return int(hours) < 24 and int(minutes) < 60
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class HealthServer:
 class _Handler(BaseHTTPRequestHandler):
     bridge: Bridge
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         path = self.path.split("?")[0]
         if path == "/healthz":
             status, body = health_report(self.bridge)
@@ -134,14 +134,19 @@ def _route(row: Any, now: datetime, limit: float, up_for: float) -> dict[str, An
 
 
 def calendar_coverage(now: datetime) -> dict[str, Any]:
-    """The years the holiday calendar knows, and whether this year is among them."""
-    try:
-        from chinese_calendar import constants
-    except ImportError:
-        return {"available": False}
-    years = sorted({day.year for day in constants.holidays})
-    return {"available": True, "first_year": years[0], "last_year": years[-1],
-            "covers_this_year": years[0] <= now.year <= years[-1]}
+    """Which source decides working days today, and whether the days until a
+    year from now are decided by an announced schedule rather than by rules."""
+    from bridge.interchange.calendar import ZONE, WorkCalendar
+
+    calendar = WorkCalendar()
+    today = now.astimezone(ZONE).date()
+    ahead = today + timedelta(days=365)
+    exact = ("override", "file", "chinesecalendar")
+    return {
+        "today": calendar.source_of(today),
+        "exact_today": calendar.source_of(today) in exact,
+        "exact_year_ahead": calendar.source_of(ahead) in exact,
+    }
 
 
 def refresh_gauges(bridge: Bridge) -> None:
