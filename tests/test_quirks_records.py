@@ -17,7 +17,7 @@ from bridge.clock import parse_local
 from bridge.config import Config, PortalConfig
 from bridge.engine.poll import poll_portal
 from bridge.engine.runtime import build_runtime
-from bridge.errors import ConfigError, SecurityError, ValidationError
+from bridge.errors import BusyError, ConfigError, SecurityError, ValidationError
 from bridge.sim.portal import ENDPOINT, PortalSimulator
 from bridge.store import open_store
 from bridge.store.schema import dead_letters
@@ -191,3 +191,20 @@ def test_ten_megabyte_attachment_within_and_above_the_cap(
     assert fetched.content == content
     assert refused.value.system == "portal"
     assert "8388608" in refused.value.message
+
+
+@pytest.mark.parametrize("kind", ["soap_fault_busy", "soap12_busy_200"])
+def test_listing_faults_keep_their_class_on_the_lxml_path(
+    sim: PortalSimulator, kind: str
+) -> None:
+    """A busy fault on listFilings (HTTP 500 or 200) is still a BusyError."""
+    admin(
+        sim, "POST", "/faults", {"rules": [{"kind": kind, "operation": "listFilings"}]}
+    )
+
+    with pytest.raises(BusyError) as raised:
+        adapter(sim.url).list_filings(SINCE, None, 10)
+
+    assert raised.value.fault_text == "系统繁忙"
+    assert raised.value.operation == "listFilings"
+    assert raised.value.system == "portal"

@@ -14,7 +14,9 @@ from __future__ import annotations
 import codecs
 import re
 
-from bridge.errors import DecodeError, SecurityError
+from lxml import etree
+
+from bridge.errors import DecodeError, ProtocolError, SecurityError
 
 _DECLARATION = re.compile(
     rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>"
@@ -119,3 +121,19 @@ def looks_like_xml(raw: bytes) -> bool:
         if raw.startswith(bom):
             return True
     return raw.lstrip()[:1] == b"<"
+
+
+def parse_answer(
+    raw: bytes, *, system: str | None = None, huge: bool = False
+) -> etree._Element:
+    """Parse an answer the transport already re-encoded; entities stay refused."""
+    refuse_entities(raw, system, None)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=huge
+    )
+    try:
+        return etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ProtocolError(
+            f"answer is not well-formed XML: {exc}", system=system
+        ) from exc

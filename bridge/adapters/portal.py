@@ -9,7 +9,6 @@ elements with unqualified child names, exactly as the portal sent them
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,13 +17,18 @@ import structlog
 import zeep
 from lxml import etree
 from zeep.helpers import serialize_object
-from zeep.plugins import Plugin
 from zeep.wsse.username import UsernameToken
 
 from bridge.adapters.base import Attachment, Cursor, Page, WriteOutcome
+from bridge.adapters.decode import parse_answer
 from bridge.adapters.quirks import QuirkProfile, profile_from
 from bridge.adapters.records import check_numbers, numeric_paths
-from bridge.adapters.transport import make_transport, translate, zeep_settings
+from bridge.adapters.transport import (
+    SOAP11_NS,
+    make_transport,
+    translate,
+    zeep_settings,
+)
 from bridge.errors import ProtocolError, RejectedError
 from bridge.paths import WSDL_DIR
 from bridge.xmlutil import local, text
@@ -38,22 +42,6 @@ WSDL_PATH = WSDL_DIR / "portal" / "FilingService.wsdl"
 BINDING = f"{{{PORTAL_NS}}}FilingServiceSoapBinding"
 ALREADY_MESSAGE = "已存在"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-
-
-class _EnvelopeKeeper(Plugin):  # type: ignore[misc]
-    """Keeps the last answer envelope of each thread, for native records."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def ingress(
-        self, envelope: etree._Element, http_headers: Any, operation: Any
-    ) -> tuple[etree._Element, Any]:
-        self._local.envelope = envelope
-        return envelope, http_headers
-
-    def last(self) -> etree._Element | None:
-        return getattr(self._local, "envelope", None)
 
 
 class PortalAdapter:
@@ -76,14 +64,12 @@ class PortalAdapter:
         self._transport = make_transport(
             SYSTEM, timeout, deadline, quirks=self.quirks, bundle=WSDL_PATH.parent
         )
-        self._keeper = _EnvelopeKeeper()
         token = UsernameToken(username, password, use_digest=True, zulu_timestamp=True)
         client = zeep.Client(
             str(WSDL_PATH),
             transport=self._transport,
             wsse=token,
             settings=zeep_settings(self.quirks),
-            plugins=[self._keeper],
         )
         self._client = client
         self._service = client.create_service(BINDING, self.address)
@@ -103,18 +89,12 @@ class PortalAdapter:
         if after is not None:
             arguments.update(afterChangeTime=after.time, afterFilingNo=after.key)
 
-        result = self._call("listFilings", None, **arguments)
-        records = self._native_filings()
-
-        if len(records) != len(result.filing or []):
-            raise ProtocolError(
-                "listFilings answer could not be read back", system=SYSTEM
-            )
+        records, has_more = self._list_natively(arguments)
         cursor = None
         if records:
             last = records[-1]
             cursor = Cursor(text(last, "changeTime"), text(last, "filingNo"))
-        page = Page(records=records, has_more=result.hasMore == 1, cursor=cursor)
+        page = Page(records=records, has_more=has_more, cursor=cursor)
         for record in records:
             key = text(record, "filingNo")
             error = check_numbers(
@@ -169,6 +149,61 @@ class PortalAdapter:
             return WriteOutcome.ALREADY
         return WriteOutcome.DONE
 
+    # -- the hot path: zeep builds and signs, lxml reads ----------------------------
+
+    def _list_natively(
+        self, arguments: dict[str, Any]
+    ) -> tuple[list[etree._Element], bool]:
+        """listFilings without zeep's object mapping of the answer.
+
+        zeep still binds the operation and signs the envelope; a 200 answer
+        without a fault is read with lxml, anything else goes through zeep's
+        own reply processing so faults are raised exactly as on other calls.
+        """
+        operation = "listFilings"
+        started = time.monotonic()
+        binding = self._service._binding
+        options = self._service._binding_options
+        try:
+            envelope, headers = binding._create(
+                operation, (), arguments, client=self._client, options=options
+            )
+            response = self._transport.post_xml(options["address"], envelope, headers)
+            answer = self._answer_element(response)
+            if answer is None:
+                binding.process_reply(self._client, binding.get(operation), response)
+                raise ProtocolError("listFilings answer has no response element")
+        except Exception as exc:
+            raise self._failed(exc, operation, started) from exc
+        log.info("portal.call", operation=operation, ms=_ms(started))
+
+        records = [
+            _unqualified(child, self.quirks.drop_nil)
+            for child in answer
+            if isinstance(child.tag, str) and local(child.tag) == "filing"
+        ]
+        return records, text(answer, "hasMore") == "1"
+
+    def _answer_element(self, response: Any) -> etree._Element | None:
+        """The listFilingsResponse of a plain 200 answer; None for anything else."""
+        if response.status_code != 200:
+            return None
+        root = parse_answer(response.content, system=SYSTEM, huge=True)
+        body = root.find(f"{{{SOAP11_NS}}}Body")
+        if body is None or body.find(f"{{{SOAP11_NS}}}Fault") is not None:
+            return None
+        return body.find(f"{{{PORTAL_NS}}}listFilingsResponse")
+
+    def _failed(self, exc: Exception, operation: str, started: float) -> Exception:
+        error = translate(exc, SYSTEM, operation, None)
+        log.warning(
+            "portal.call_failed",
+            operation=operation,
+            error=type(error).__name__,
+            ms=_ms(started),
+        )
+        return error
+
     # -- the one place a call happens ------------------------------------------------
 
     def _call(self, operation: str, record: str | None, **arguments: Any) -> Any:
@@ -186,17 +221,6 @@ class PortalAdapter:
             raise error from exc
         log.info("portal.call", operation=operation, ms=_ms(started))
         return result
-
-    def _native_filings(self) -> list[etree._Element]:
-        envelope = self._keeper.last()
-        if envelope is None:
-            return []
-        records = []
-        for answer in envelope.iter(f"{{{PORTAL_NS}}}listFilingsResponse"):
-            for child in answer:
-                if isinstance(child.tag, str) and local(child.tag) == "filing":
-                    records.append(_unqualified(child, self.quirks.drop_nil))
-        return records
 
 
 def _endpoint(url: str) -> str:
