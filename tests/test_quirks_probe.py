@@ -55,6 +55,7 @@ def test_probe_prints_interchange_xml(sim: CenterSimulator, config: Path) -> Non
     done = probe(config, "center", "--url", sim.url)
 
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("<!-- center case -->\n")
     assert '<case xmlns="urn:govbridge:interchange:1">' in done.stdout
     assert "<name>王镕</name>" in done.stdout
     assert "1 record(s), 0 refused" in done.stderr

@@ -1,7 +1,7 @@
 """``govbridge probe SYSTEM --url URL``: one poll call against a live endpoint.
 
-It prints the records the call decoded, mapped to interchange XML, or the
-classified error. Exit 0 on success, 3 on a transient error, 4 on a permanent
+It prints the records the call decoded, mapped to interchange XML, on stdout,
+or the classified error on stderr (where warnings are logged too). Exit 0 on success, 3 on a transient error, 4 on a permanent
 one (a call that failed, or a record that could not be mapped); 2 is the
 usage error argparse gives.
 """
@@ -84,6 +84,7 @@ def _print_record(system: str, mapping: Any, record: Any) -> bool:
 
 def _probe(args: argparse.Namespace) -> int:
     from bridge.config import load_config
+    from bridge.logs import configure
     from bridge.mapping import load_bureau
 
     try:
@@ -92,6 +93,7 @@ def _probe(args: argparse.Namespace) -> int:
         print(f"--since {args.since!r}: not yyyy-MM-dd HH:mm:ss", file=sys.stderr)
         return 2
     config = load_config(args.config)
+    configure(config.log_file, level="WARNING")
     mapping = load_bureau(config.bureau, config.mappings_dir)
     adapter = _adapter(args.system, config, args.url)
     try:
