@@ -17,7 +17,7 @@ ENV_VAR = "GOVBRIDGE_CONFIG"
 @dataclass
 class CenterConfig:
     url: str = "http://127.0.0.1:8101"
-    key: str = "govbridge"
+    key: str = "bridge"
     secret: str = ""
     department_code: str = ""
     region_code: str = ""
@@ -58,6 +58,9 @@ class PollConfig:
     sweep_interval_seconds: float = 10.0
     sweep_batch: int = 50
     clock_skew_seconds: float = 300.0
+    #: where a source with no watermark yet is first read from, in the source's
+    #: local time (``yyyy-MM-dd HH:mm:ss``); empty reads its whole history
+    start_from: str = ""
 
 
 @dataclass
@@ -181,7 +184,17 @@ def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:
             path = Path(value)
             setattr(config, name, path if path.is_absolute() else root / path)
     _audit_paths(config.audit, root)
+    config.store = _store_url(config.store, root)
     return config
+
+
+def _store_url(url: str, root: Path) -> str:
+    """A SQLite URL with a relative file is taken from ``root``, like other paths."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return url
+    path = Path(url[len(prefix):])
+    return url if path.is_absolute() else prefix + str(root / path)
 
 
 def _audit_paths(audit: AuditConfig, root: Path) -> None:

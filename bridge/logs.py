@@ -68,7 +68,7 @@ def configure(log_file: Path | None = None, level: str = "INFO") -> None:
         foreign_pre_chain=shared,
     ))
     logging.basicConfig(handlers=[handler], level=level, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

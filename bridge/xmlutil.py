@@ -30,9 +30,12 @@ def parse_xml(data: bytes | str, *, system: str | None = None) -> etree._Element
         data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1)
         raw = data.encode("utf-8")
     try:
-        return etree.fromstring(raw, _parser())
+        root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
         raise ProtocolError(f"malformed XML: {exc}", system=system) from exc
+    if root.getroottree().docinfo.doctype:
+        raise SecurityError("document declares a DTD or entities", system=system)
+    return root
 
 
 def text(element: etree._Element | None, path: str, default: str = "") -> str:

@@ -128,14 +128,17 @@ class Flow:
         self.sims.stop()
 
 
-def write_counts(sims: SimulatorSet) -> dict[str, Counter[str]]:
-    """Per write operation, how many requests each key received that took effect
-    or were absorbed as repeats (refused requests are not counted)."""
+def write_counts(
+    sims: SimulatorSet, outcomes: tuple[str, ...] = ("done", "already", "launched")
+) -> dict[str, Counter[str]]:
+    """Per write operation, how many requests each key received whose outcome
+    starts with one of ``outcomes``: by default those that took effect or were
+    absorbed as repeats (refused requests are not counted)."""
     counts: dict[str, Counter[str]] = {}
     for name, sim in (("center", sims.center), ("oa", sims.oa), ("portal", sims.portal)):
         for request in SimAdmin(sim.url).requests():
             outcome = str(request["outcome"])
-            if outcome not in ("done", "already") and not outcome.startswith("launched"):
+            if not outcome.startswith(outcomes):
                 continue
             operation = f"{name}.{request['operation']}"
             key = request["key"] or ""

@@ -76,14 +76,17 @@ def test_there_is_a_sample_for_every_kind(hbj: BureauMapping) -> None:
         sampled.add((meta["system"], meta["direction"], meta["kind"]))
 
     assert kinds - sampled == set()
-    assert len(kinds) == 10
+    assert len(kinds) == 13
 
 
-def test_withdrawn_filing_yields_nothing(hbj: BureauMapping) -> None:
-    """A withdrawn portal filing (status 9) maps to an empty dict."""
+def test_withdrawn_filing_yields_a_withdrawal(hbj: BureauMapping) -> None:
+    """A withdrawn portal filing (status 9) maps to a withdrawal, not a case."""
     produced = hbj.inbound("portal", "filing", _sample_input("portal-filing-withdrawn"))
 
-    assert produced == {}
+    assert produced.get("case", []) == []
+    assert len(produced["withdrawal"]) == 1
+    assert get(produced["withdrawal"][0], "filingId") == "WS20240305000131"
+    assert get(produced["withdrawal"][0], "requestedBy") == "applicant"
 
 
 def test_online_case_has_no_number_until_registered(hbj: BureauMapping) -> None:

@@ -251,6 +251,7 @@ def test_registering_twice_returns_one_number(center: Center) -> None:
     second = center.call("registerOnlineCase", registration("WS-TWICE"))
 
     number = first.findtext("DATA/SBLSH_SHORT")
+    assert number is not None and len(number) == 13 and number.isdigit()
     assert second.findtext("DATA/SBLSH_SHORT") == number
     assert second.findtext("DESC").startswith("当前业务已")
     assert second.findtext("STATUS") == "200"

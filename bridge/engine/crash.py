@@ -17,6 +17,7 @@ ENV_VAR = "GOVBRIDGE_CRASH_AT"
 POINTS = (
     "poll.before_commit",  # a page was read and routed, not yet committed
     "deliver.after_send",  # the target took the write, the bridge has not noted it
+    # ... and the same for one kind of write: "deliver.after_send:center.finish"
     "deliver.before_send",  # the attempt is noted, the write not yet sent
 )
 

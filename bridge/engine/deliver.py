@@ -21,12 +21,14 @@ from typing import Any
 import structlog
 from lxml import etree
 from sqlalchemy import Connection, and_, exists, or_, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
 from bridge.clock import format_local
 from bridge.engine.crash import crashpoint
 from bridge.engine.hold import hold
 from bridge.engine.outbox import dead_letter, digest
+from bridge.engine.reads import read
 from bridge.engine.runtime import Runtime
 from bridge.errors import BridgeError, PermanentError, TransientError
 from bridge.interchange import get, set_case_number
@@ -37,7 +39,7 @@ from bridge.xmlutil import parse_xml, to_text
 
 log = structlog.get_logger()
 
-DONE_STATES = ("done",)
+DONE_STATES = ("done", "stale")
 
 
 class NotReady(Exception):
@@ -285,6 +287,7 @@ class Deliverer:
             self._dead(job, exc)
             return False
         crashpoint("deliver.after_send")
+        crashpoint(f"deliver.after_send:{job.target}.{job.operation}")
         self._done(job, outcome)
         return True
 
@@ -298,7 +301,8 @@ class Deliverer:
                 conn.execute(
                     update(cases)
                     .where(cases.c.id == job.case_id)
-                    .values(updated_at=datetime.now(UTC), **outcome.case_updates)
+                    .values(updated_at=datetime.now(UTC),
+                            **_keep_final(outcome.case_updates))
                 )
             number = outcome.case_updates.get("case_number", job.case_number)
             self.rt.store.audit(
@@ -378,6 +382,22 @@ class Deliverer:
         self._count(job, "dead")
 
 
+FINAL_STATES = ("completed", "withdrawn")
+
+
+def _keep_final(updates: dict[str, Any]) -> dict[str, Any]:
+    """Case updates that leave a completed or withdrawn case so: a delivery that
+    finishes after the case ended (a flow launched just before a withdrawal)
+    neither revives its state nor reopens its flow for sweeping."""
+    ended = cases.c.state.in_(FINAL_STATES)
+    kept = dict(updates)
+    if "state" in kept and kept["state"] not in FINAL_STATES:
+        kept["state"] = sql_case((ended, cases.c.state), else_=kept["state"])
+    if kept.get("flow_open"):
+        kept["flow_open"] = sql_case((ended, False), else_=True)
+    return kept
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -397,7 +417,7 @@ def _docs(job: Job, name: str | None) -> dict[str, etree._Element]:
 def center_register(rt: Runtime, job: Job) -> Outcome:
     number = None
     if job.retrying:
-        held = rt.center.get_apply_info(filing_id=job.filing_id)
+        held = read(rt.center.get_apply_info, filing_id=job.filing_id)
         if held is not None:
             number = held.findtext(".//SBLSH_SHORT")
     if not number:
@@ -412,8 +432,10 @@ def center_register(rt: Runtime, job: Job) -> Outcome:
 
 
 def _center_holds(rt: Runtime, job: Job, path: str) -> bool:
-    held = rt.center.get_apply_info(
-        case_number=job.case_number, matter_code=get(job.case, "matter/code")
+    held = read(
+        rt.center.get_apply_info,
+        case_number=job.case_number,
+        matter_code=get(job.case, "matter/code"),
     )
     return held is not None and bool(held.xpath(path))
 
@@ -445,12 +467,26 @@ def center_finish(rt: Runtime, job: Job) -> Outcome:
 
 
 def _find_flow(rt: Runtime, job: Job) -> int | None:
-    """Look for a flow launched for this case by an earlier, unconfirmed attempt."""
+    """Look for a flow launched for this case by an earlier, unconfirmed attempt.
+
+    Lists the flows started around the first attempt (widened by the clock-skew
+    allowance) and reads the form of each flow not linked to another case.
+    """
     skew = timedelta(seconds=rt.config.poll.clock_skew_seconds + 60)
     begin = format_local(job.first_sent_at - skew, rt.config.zone)
     end = format_local(datetime.now(UTC) + skew, rt.config.zone)
-    for flow_id in rt.oa.list_flow_ids(begin, end):
-        exported = rt.oa.export_flow(flow_id)
+    listed = read(rt.oa.list_flow_ids, begin, end)
+    with rt.store.begin() as conn:
+        linked = {
+            row.flow_id
+            for row in conn.execute(
+                select(cases.c.flow_id).where(cases.c.flow_id.in_(listed))
+            )
+        }
+    for flow_id in listed:
+        if flow_id in linked:
+            continue
+        exported = read(rt.oa.export_flow, flow_id)
         values = exported.xpath(".//formExport/values/column/value/text()")
         if job.case_number in (value.strip() for value in values):
             return int(flow_id)
@@ -489,7 +525,7 @@ def _upload_attachments(rt: Runtime, job: Job) -> list[int]:
     for attachment_id in job.case.xpath(
         ".//*[local-name()='material']/*[local-name()='attachmentId']/text()"
     ):
-        fetched = rt.portal.get_attachment(attachment_id.strip())
+        fetched = read(rt.portal.get_attachment, attachment_id.strip())
         ids.append(rt.oa.upload(fetched.file_name, fetched.content, fetched.media_type))
     return ids
 
@@ -500,10 +536,60 @@ def portal_progress(rt: Runtime, job: Job) -> Outcome:
 
 
 def portal_publish(rt: Runtime, job: Job) -> Outcome:
-    if job.retrying and rt.portal.get_publication(job.case_number) is not None:
+    if job.retrying and read(rt.portal.get_publication, job.case_number):
         return Outcome("already held")
     message = rt.mapping.outbound("portal", "publication", _docs(job, "result"))
     return Outcome(rt.portal.publish_result(message.params).value)
+
+
+def _center_suspension(rt: Runtime, job: Job, kind: str, block: str) -> Outcome:
+    """A suspension's start or end (by XH, the pausing node's serial number)."""
+    serial = int(get(job.payload, "seq"))
+    path = f".//{block}[normalize-space(XH)='{serial}']"
+    if job.retrying and _center_holds(rt, job, path):
+        return Outcome("already held")
+    message = rt.mapping.outbound("center", kind, _docs(job, kind))
+    return Outcome(rt.center.suspend(message.root).value)
+
+
+def center_suspend(rt: Runtime, job: Job) -> Outcome:
+    return _center_suspension(rt, job, "suspension", "SPTEBIESHENQING")
+
+
+def center_resume(rt: Runtime, job: Job) -> Outcome:
+    return _center_suspension(rt, job, "resumption", "SPTEBIEJIEGUO")
+
+
+def center_withdraw(rt: Runtime, job: Job) -> Outcome:
+    if job.case_number is None:
+        raise NotReady
+    if job.retrying and _center_holds(rt, job, ".//SPBANJIE[normalize-space(BJJGDM)]"):
+        return Outcome("already held", {"state": "withdrawn"})
+    message = rt.mapping.outbound("center", "withdrawal", _docs(job, "withdrawal"))
+    return Outcome(rt.center.finish(message.root).value, {"state": "withdrawn"})
+
+
+def withdrawal_notice(job: Job) -> str:
+    """The text the flow's handlers receive when the applicant withdraws."""
+    matter = get(job.case, "matter/name")
+    return (
+        f"办件 {job.case_number}（{matter}）申请人已撤回，请停止办理。"
+        f"Case {job.case_number} was withdrawn by the applicant."
+    )
+
+
+def oa_notify(rt: Runtime, job: Job) -> Outcome:
+    """Tell the handlers of a withdrawn case's flow (messageService)."""
+    if job.flow_id is None:
+        raise NotReady
+    exported = read(rt.oa.export_flow, job.flow_id)
+    logins = sorted({
+        login.strip()
+        for login in exported.xpath("//processRecord/node/handlerLogin/text()")
+        if login.strip()
+    }) or [rt.config.oa.sender_login]
+    rt.oa.notify(logins, withdrawal_notice(job))
+    return Outcome(",".join(logins))
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -514,4 +600,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("oa", "launch"): oa_launch,
     ("portal", "progress"): portal_progress,
     ("portal", "publish"): portal_publish,
+    ("center", "withdraw"): center_withdraw,
+    ("center", "suspend"): center_suspend,
+    ("center", "resume"): center_resume,
+    ("oa", "notify"): oa_notify,
 }

@@ -28,10 +28,11 @@ from bridge.engine.outbox import (
     enqueue,
     mark_seen,
 )
+from bridge.engine.reads import read
 from bridge.engine.runtime import Runtime
 from bridge.errors import BridgeError, PermanentError
 from bridge.interchange import get
-from bridge.store.schema import cases
+from bridge.store.schema import cases, deliveries
 from bridge.xmlutil import text, to_text
 
 log = structlog.get_logger()
@@ -54,7 +55,7 @@ def poll_paged(
     after: Cursor | None = None
     routed = 0
     while True:
-        page = fetch(since, after, rt.config.poll.page_size)
+        page = read(fetch, since, after, rt.config.poll.page_size)
         with rt.store.begin() as conn:
             routed += _take_page(rt, conn, source, page, key_of, handle)
             if page.cursor is not None:
@@ -74,7 +75,7 @@ def poll_paged(
 
 def _since(rt: Runtime, mark: tuple[str, str] | None) -> str:
     if mark is None:
-        return "2000-01-01 00:00:00"
+        return rt.config.poll.start_from or "2000-01-01 00:00:00"
     instant = parse_local(mark[0], rt.config.zone)
     overlap = timedelta(seconds=rt.config.poll.overlap_seconds)
     return format_local(instant - overlap, rt.config.zone)
@@ -107,9 +108,9 @@ def _take_page(
         if already_seen(conn, source, key, version):
             continue
         try:
-            outcome = handle(rt, conn, record, key)
             if key in page.rejected:
                 raise page.rejected[key]
+            outcome = handle(rt, conn, record, key)
         except PermanentError as exc:
             outcome = "dead"
             dead_letter(
@@ -134,17 +135,23 @@ def _take_page(
     return routed
 
 
+def _mapped(
+    rt: Runtime, system: str, kind: str, record: etree._Element, key: str
+) -> dict[str, list[etree._Element]]:
+    """Map one native record to interchange documents and validate each."""
+    docs: dict[str, list[etree._Element]] = rt.mapping.inbound(system, kind, record)
+    for found in docs.values():
+        for doc in found:
+            rt.interchange.validate(doc, system=system, record=key)
+    return docs
+
+
 def _mapped_case(
     rt: Runtime, system: str, kind: str, record: etree._Element, key: str
 ) -> etree._Element | None:
     """Map one native record to an interchange case and validate it."""
-    docs = rt.mapping.inbound(system, kind, record)
-    found = docs.get("case") or []
-    if not found:
-        return None
-    case = found[0]
-    rt.interchange.validate(case, system=system, record=key)
-    return case
+    found = _mapped(rt, system, kind, record, key).get("case") or []
+    return found[0] if found else None
 
 
 # -- the portal: online filings that passed pre-review ------------------------------
@@ -153,8 +160,12 @@ def _mapped_case(
 def handle_filing(
     rt: Runtime, conn: Connection, record: etree._Element, key: str
 ) -> str:
-    """Route a filing: register and accept it at the center, launch its flow."""
-    case = _mapped_case(rt, "portal", "filing", record, key)
+    """Route a filing: register and accept it at the center, launch its flow;
+    or carry the applicant's withdrawal of it to the center and the OA."""
+    docs = _mapped(rt, "portal", "filing", record, key)
+    if docs.get("withdrawal"):
+        return withdraw(rt, conn, docs["withdrawal"][0], key)
+    case = (docs.get("case") or [None])[0]
     if case is None:
         rt.store.audit(
             conn, system="portal", operation="poll", outcome="ignored", record_key=key,
@@ -178,6 +189,43 @@ def handle_filing(
         conn, system="portal", operation="poll", outcome="routed", record_key=key,
         payload_digest=digest(case),
     )
+    return "routed"
+
+
+def withdraw(
+    rt: Runtime, conn: Connection, withdrawal: etree._Element, key: str
+) -> str:
+    """Carry an applicant's withdrawal: a returned completion at the center and
+    a notice to the flow's handlers at the OA (the contract cannot stop a flow).
+
+    A workflow not yet sent is not sent at all; the flow of a withdrawn case is
+    no longer swept, so its later steps and result are not carried.
+    """
+    row = conn.execute(
+        select(cases.c.id, cases.c.state).where(cases.c.filing_id == key)
+    ).first()
+    if row is None or row.state in ("completed", "withdrawn"):
+        why = "not taken in" if row is None else f"already {row.state}"
+        rt.store.audit(conn, system="portal", operation="withdrawal",
+                       outcome="ignored", record_key=key, detail=why)
+        return "ignored"
+    payload = to_text(withdrawal)
+    enqueue(conn, row.id, "center", "withdraw", f"center:withdraw:{row.id}", payload)
+    unsent = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.case_id == row.id, deliveries.c.target == "oa",
+               deliveries.c.operation == "launch", deliveries.c.status == "pending",
+               deliveries.c.attempts == 0)
+        .values(status="stale", last_error="case withdrawn before launch")
+    ).rowcount
+    if not unsent:
+        enqueue(conn, row.id, "oa", "notify", f"oa:notify:{row.id}", payload)
+    conn.execute(
+        update(cases).where(cases.c.id == row.id)
+        .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
+    )
+    rt.store.audit(conn, system="portal", operation="withdrawal", outcome="routed",
+                   record_key=key, payload_digest=digest(withdrawal))
     return "routed"
 
 
@@ -253,12 +301,27 @@ def sweep_oa(rt: Runtime) -> int:
     for row in due:
         try:
             routed += _sweep_flow(rt, row)
+        except PermanentError as exc:
+            _flow_lost(rt, row, exc)
         except BridgeError as exc:
-            log.warning("sweep.flow_failed", flow=row.flow_id, error=str(exc))
+            log.warning("sweep.flow_failed", flow=row.flow_id, case=row.case_number,
+                        error=str(exc))
             _reschedule(rt, row.id)
     if due:
         log.info("sweep.finished", system="oa", flows=len(due), routed=routed)
     return routed
+
+
+def _flow_lost(rt: Runtime, row: Any, error: PermanentError) -> None:
+    """A flow the OA no longer answers for: dead-lettered, no longer swept
+    (a replay sweeps it again)."""
+    with rt.store.begin() as conn:
+        dead_letter(conn, error, system="oa", operation="sweep",
+                    record_key=str(row.flow_id), payload=None)
+        rt.store.audit(conn, system="oa", operation="sweep", outcome="dead-lettered",
+                       case_number=row.case_number, record_key=str(row.flow_id),
+                       detail=str(error))
+        conn.execute(update(cases).where(cases.c.id == row.id).values(flow_open=False))
 
 
 def _reschedule(rt: Runtime, case_id: int, closed: bool = False) -> None:
@@ -271,13 +334,44 @@ def _reschedule(rt: Runtime, case_id: int, closed: bool = False) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
 
 
+#: per flow document: (target, operation, online cases only), in the order a
+#: node's events reach their targets
+FLOW_ROUTES: dict[str, list[tuple[str, str, bool]]] = {
+    "stepEvent": [("center", "step", False), ("portal", "progress", True)],
+    "suspension": [("center", "suspend", False)],
+    "resumption": [("center", "resume", False)],
+    "result": [("center", "finish", False), ("portal", "publish", False)],
+}
+
+
+def flow_events(
+    row: Any, docs: dict[str, list[etree._Element]]
+) -> list[tuple[str, str, str, str]]:
+    """The deliveries a flow's documents call for, in the order of the flow's
+    processing record: each node's step, then the suspension it starts and the
+    resumption that ends it; the result last. Each has its de-duplication key."""
+    ordered = []
+    for rank, name in enumerate(FLOW_ROUTES):
+        for doc in docs.get(name, [])[: 1 if name == "result" else None]:
+            seq = int(get(doc, "seq") or 10**9)
+            ordered.append((seq, rank, name, doc))
+    events = []
+    for seq, _rank, name, doc in sorted(ordered, key=lambda item: item[:2]):
+        payload = to_text(doc)
+        for target, operation, online_only in FLOW_ROUTES[name]:
+            if online_only and not row.filing_id:
+                continue
+            suffix = "" if name == "result" else f":{seq}"
+            events.append((target, operation, f"{target}:{operation}:{row.id}{suffix}",
+                           payload))
+    return events
+
+
 def _sweep_flow(rt: Runtime, row: Any) -> int:
-    exported = rt.oa.export_flow(row.flow_id)
+    exported = read(rt.oa.export_flow, row.flow_id)
     key = str(row.flow_id)
     try:
-        docs = rt.mapping.inbound("oa", "flow", exported)
-        for doc in docs.get("stepEvent", []) + docs.get("result", []):
-            rt.interchange.validate(doc, system="oa", record=key)
+        docs = _mapped(rt, "oa", "flow", exported, key)
     except PermanentError as exc:
         version = digest(exported)
         with rt.store.begin() as conn:
@@ -290,23 +384,12 @@ def _sweep_flow(rt: Runtime, row: Any) -> int:
                 mark_seen(conn, "oa", key, version, "dead")
         _reschedule(rt, row.id)
         return 0
-    routed = 0
     results = docs.get("result", [])
     with rt.store.begin() as conn:
-        for step in docs.get("stepEvent", []):
-            seq = get(step, "seq")
-            payload = to_text(step)
-            routed += enqueue(conn, row.id, "center", "step",
-                              f"center:step:{row.id}:{seq}", payload)
-            if row.filing_id:
-                enqueue(conn, row.id, "portal", "progress",
-                        f"portal:progress:{row.id}:{seq}", payload)
-        for result in results[:1]:
-            payload = to_text(result)
-            routed += enqueue(conn, row.id, "center", "finish",
-                              f"center:finish:{row.id}", payload)
-            enqueue(conn, row.id, "portal", "publish", f"portal:publish:{row.id}",
-                    payload)
+        routed = sum(
+            enqueue(conn, row.id, target, operation, dedupe, payload)
+            for target, operation, dedupe, payload in flow_events(row, docs)
+        )
         if routed:
             rt.store.audit(conn, system="oa", operation="sweep", outcome="routed",
                            case_number=row.case_number, record_key=key,

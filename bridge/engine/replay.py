@@ -33,6 +33,9 @@ OUTBOUND: dict[tuple[str, str], tuple[str, str | None]] = {
     ("oa", "launch"): ("launch", None),
     ("portal", "progress"): ("progress", "stepEvent"),
     ("portal", "publish"): ("publication", "result"),
+    ("center", "withdraw"): ("withdrawal", "withdrawal"),
+    ("center", "suspend"): ("suspension", "suspension"),
+    ("center", "resume"): ("resumption", "resumption"),
 }
 
 POLL_HANDLERS = {"portal": handle_filing, "center": handle_window_case}
@@ -110,18 +113,22 @@ def _replay_delivery(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResu
             .join(cases, cases.c.id == deliveries.c.case_id)
             .where(deliveries.c.id == letter.delivery_id)
         ).one()
-    kind, payload_name = OUTBOUND[(row.target, row.operation)]
-    docs = {"case": parse_xml(row.case_xml)}
-    if payload_name and row.payload_xml:
-        docs[payload_name] = parse_xml(row.payload_xml)
-    try:
-        message = rt.mapping.outbound(row.target, kind, docs)
-    except BridgeError as exc:
-        return ReplayResult(letter.id, "requeue", False, [f"still fails: {exc}"])
-    lines = [f"to {row.target} ({row.operation}, mapping kind {kind}):"]
-    if message.root is not None:
-        lines.append(etree.tostring(message.root, encoding="unicode", pretty_print=True))
-    lines += [f"  {key} = {value}" for key, value in message.params.items()]
+    lines = [f"to {row.target} ({row.operation})"]
+    if (row.target, row.operation) in OUTBOUND:
+        kind, payload_name = OUTBOUND[(row.target, row.operation)]
+        docs = {"case": parse_xml(row.case_xml)}
+        if payload_name and row.payload_xml:
+            docs[payload_name] = parse_xml(row.payload_xml)
+        try:
+            message = rt.mapping.outbound(row.target, kind, docs)
+        except BridgeError as exc:
+            return ReplayResult(letter.id, "requeue", False, [f"still fails: {exc}"])
+        lines[0] += f", mapping kind {kind}:"
+        if message.root is not None:
+            lines.append(
+                etree.tostring(message.root, encoding="unicode", pretty_print=True)
+            )
+        lines += [f"  {key} = {value}" for key, value in message.params.items()]
     if not dry_run:
         with rt.store.begin() as conn:
             conn.execute(

@@ -34,12 +34,21 @@ def document_slots(name: str, schemas_dir: Path | None = None) -> dict[str, Slot
 def documents(schemas_dir: Path | None = None) -> tuple[str, ...]:
     """The names of the interchange documents whose schema is in place."""
     base = (schemas_dir or default_schemas_dir()) / "interchange" / "1"
-    return tuple(name for name in KINDS if (base / f"{name}.xsd").is_file())
+    return tuple(name for name in KINDS if _declaring(base, name) is not None)
+
+
+def _declaring(folder: Path, name: str) -> Path | None:
+    """The XSD in ``folder`` that declares the global element ``name``."""
+    for path in sorted(folder.glob("*.xsd")):
+        if f'<xs:element name="{name}"' in path.read_text(encoding="utf-8"):
+            return path
+    return None
 
 
 @functools.lru_cache(maxsize=16)
 def _slots(name: str, base: str) -> tuple[tuple[str, Slot], ...]:
-    schema = xmlschema.XMLSchema(str(Path(base) / "interchange" / "1" / f"{name}.xsd"))
+    source = _declaring(Path(base) / "interchange" / "1", name)
+    schema = xmlschema.XMLSchema(str(source), validation="skip")
     found: list[tuple[str, Slot]] = []
     _walk(schema.elements[name], "", found)
     return tuple(found)

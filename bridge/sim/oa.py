@@ -626,7 +626,7 @@ class OaSimulator(Simulator):
         ]
 
     def _admin_pace(self, body: dict[str, Any]) -> dict[str, Any]:
-        for key in ("step_seconds", "refuse_rate", "stepback_rate"):
+        for key in ("step_seconds", "refuse_rate", "stepback_rate", "suspend_rate"):
             if key in body:
                 setattr(self.pace, key, float(body[key]))
         if "seed" in body:

@@ -71,6 +71,7 @@ class Pace:
     step_seconds: float = 60.0
     refuse_rate: float = 0.0
     stepback_rate: float = 0.0
+    suspend_rate: float = 0.0
     seed: int = 7
 
 
@@ -109,7 +110,10 @@ def advance(
         and draw < pace.stepback_rate
     )
 
-    if last:
+    if _suspends(flow, pace, index, seq):
+        action, opinion = SUSPEND_ACTION, "需组织专家评审，暂停计时"
+        next_index = index
+    elif last:
         refused = draw < pace.refuse_rate
         action = "不同意" if refused else "同意"
         opinion = "不符合审批条件，不予许可" if refused else node.opinion
@@ -131,6 +135,23 @@ def advance(
     flow["node_start"] = now
     flow["update_time"] = now
     return flow
+
+
+#: the action of a node that stops the deadline clock (特别程序); the node
+#: recorded next for the same step resumes it
+SUSPEND_ACTION = "暂停计时"
+SUSPENDING_NODE = 2
+
+
+def _suspends(flow: dict[str, Any], pace: Pace, index: int, seq: int) -> bool:
+    """Whether this node pauses for an expert review: once per flow, at the
+    review node, with the pace's seeded suspension rate."""
+    if index != SUSPENDING_NODE or pace.suspend_rate <= 0:
+        return False
+    if any(entry["action"] == SUSPEND_ACTION for entry in flow["record"]):
+        return False
+    draw = random.Random(f"{pace.seed}:{flow['flow_id']}:{seq}:suspend").random()
+    return draw < pace.suspend_rate
 
 
 def _node_entry(
