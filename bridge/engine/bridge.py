@@ -206,7 +206,8 @@ class Bridge:
         log.info("bridge.stopping", grace_s=grace)
         scheduler.shutdown(wait=False)
         self.deliverer.close(wait=False)
-        idle = self.active.wait_idle(deadline - time.monotonic() - RELEASE_MARGIN_SECONDS)
+        until = deadline - RELEASE_MARGIN_SECONDS
+        idle = self.active.wait_idle(until - time.monotonic()) and self._drain(until)
         self._release()
         if health is not None:
             health.stop()
@@ -217,6 +218,14 @@ class Bridge:
             os._exit(0)
         self.close()
         log.info("bridge.stopped")
+
+    def _drain(self, until: float) -> bool:
+        """Wait, until ``until`` (monotonic), for deliveries still on the pool."""
+        while self.deliverer.in_flight():
+            if time.monotonic() >= until:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _release(self) -> None:
         try:

@@ -95,6 +95,7 @@ class Deliverer:
         self.stopping = threading.Event()
         self._tokens: dict[int, int] = {}
         self._started: dict[int, float] = {}
+        self._running: set[Future[bool]] = set()
 
     def close(self, wait: bool = True) -> None:
         self.stopping.set()
@@ -107,10 +108,27 @@ class Deliverer:
         ids = self._due(limit)
         hold("deliver.after_claim", ids)
         futures = [self.pool.submit(self._deliver, delivery_id) for delivery_id in ids]
+        self._track(futures)
         finished = sum(1 for future in futures if self._finished(future))
         for delivery_id in ids:
             self._tokens.pop(delivery_id, None)
         return finished
+
+    def _track(self, futures: list[Future[bool]]) -> None:
+        with self._lock:
+            self._running.update(futures)
+        for future in futures:
+            future.add_done_callback(self._untrack)
+
+    def _untrack(self, future: Future[bool]) -> None:
+        with self._lock:
+            self._running.discard(future)
+
+    def in_flight(self) -> int:
+        """Deliveries started on the pool and not finished (cancelled ones count
+        as finished): what a shutdown waits for."""
+        with self._lock:
+            return len(self._running)
 
     def _finished(self, future: Future[bool]) -> bool:
         try:
