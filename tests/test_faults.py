@@ -19,10 +19,10 @@ from tests.test_e2e import assert_each_case_once as assert_exactly_once
 
 #: Test-scale timeouts: an injected hang outlasts the read timeout.
 FAST = {
-    "center": {"timeout": 0.5, "deadline": 1.2},
-    "oa": {"timeout": 0.5, "deadline": 1.2},
-    "portal": {"timeout": 0.5, "deadline": 1.2},
-    "delivery": {"workers": 16, "backoff_base_seconds": 0.1, "backoff_max_seconds": 1.0,
+    "center": {"timeout": 0.3, "deadline": 0.8},
+    "oa": {"timeout": 0.3, "deadline": 0.8},
+    "portal": {"timeout": 0.3, "deadline": 0.8},
+    "delivery": {"workers": 32, "backoff_base_seconds": 0.1, "backoff_max_seconds": 1.0,
                  "max_attempts": 60},
     "poll": {"interval_seconds": 0.3, "sweep_interval_seconds": 0.3,
              "sweep_batch": 200, "page_size": 50},
@@ -32,7 +32,7 @@ KINDS = [
     {"kind": "http500_html", "phase": "before"},
     {"kind": "http500_html", "phase": "after"},
     {"kind": "soap_fault_busy", "phase": "before"},
-    {"kind": "timeout", "phase": "after", "seconds": 0.8},
+    {"kind": "timeout", "phase": "after", "seconds": 0.5},
     {"kind": "close", "phase": "after"},
     {"kind": "trickle", "phase": "before"},
 ]

@@ -119,8 +119,8 @@ class Bridge:
 
         return run
 
-    def deliver(self, _rt: Runtime | None = None) -> int:
-        return self.deliverer.run_due()
+    def deliver(self, _rt: Runtime | None = None, wait: bool = True) -> int:
+        return self.deliverer.run_due(wait=wait)
 
     def run_once(self) -> None:
         """One pass of everything, in order: for tests and catch-up."""
@@ -149,7 +149,9 @@ class Bridge:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
         intervals = self.intervals()
-        for name, job in self.jobs().items():
+        jobs = self.jobs()
+        jobs["deliver"] = lambda rt: self.deliver(rt, wait=False)
+        for name, job in jobs.items():
             scheduler.add_job(
                 self._guarded(name, job), "interval", seconds=intervals[name],
                 id=name, name=name, next_run_time=None,

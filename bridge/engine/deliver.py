@@ -101,18 +101,26 @@ class Deliverer:
         self.stopping.set()
         self.pool.shutdown(wait=wait, cancel_futures=True)
 
-    def run_due(self, limit: int = 200) -> int:
-        """Deliver what is due now; returns how many deliveries finished."""
+    def run_due(self, limit: int = 200, wait: bool = True) -> int:
+        """Start what is due now on the pool.
+
+        With ``wait`` (tests, catch-up passes) it returns how many deliveries
+        finished. Without, it returns at once with how many it started: the
+        daemon calls it often, so a slow answer holds one worker, never the
+        others, and at most two deliveries per worker are in hand at a time.
+        """
         if self.stopping.is_set():
             return 0
-        ids = self._due(limit)
+        room = self.rt.config.delivery.workers * 2 - len(self._claimed_now())
+        ids = self._due(min(limit, room)) if room > 0 else []
         hold("deliver.after_claim", ids)
         futures = [self.pool.submit(self._deliver, delivery_id) for delivery_id in ids]
         self._track(futures)
-        finished = sum(1 for future in futures if self._finished(future))
-        for delivery_id in ids:
-            self._tokens.pop(delivery_id, None)
-        return finished
+        if not wait:
+            for future in futures:
+                future.add_done_callback(self._finished)
+            return len(futures)
+        return sum(1 for future in futures if self._finished(future))
 
     def _track(self, futures: list[Future[bool]]) -> None:
         with self._lock:
@@ -129,6 +137,10 @@ class Deliverer:
         as finished): what a shutdown waits for."""
         with self._lock:
             return len(self._running)
+
+    def _claimed_now(self) -> set[int]:
+        with self._lock:
+            return set(self._claimed)
 
     def _finished(self, future: Future[bool]) -> bool:
         try:
@@ -236,6 +248,7 @@ class Deliverer:
         finally:
             with self._lock:
                 self._claimed.discard(delivery_id)
+            self._tokens.pop(delivery_id, None)
 
     def _claim(self, delivery_id: int) -> Job | None:
         """Note the attempt, if this process's claim still stands (the fence)."""
