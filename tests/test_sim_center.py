@@ -216,6 +216,23 @@ def test_every_operation_over_soap(center: Center) -> None:
     assert state["suspensions"][0]["start"]["TBCXKSRQ"] == "2024-03-07 09:00:00"
     assert state["suspensions"][0]["end"]["TBCXJG"] == "核查通过"
     assert state["completion"]["BJJGDM"] == "6"
+    logged = {
+        operation: [
+            r["outcome"] for r in center.requests(operation) if r["key"] == number
+        ]
+        for operation in (
+            "receiveBusinessAccept",
+            "receiveCourseInfo",
+            "getSuspendInfo",
+            "receiveBusinessFinish",
+        )
+    }
+    assert logged == {
+        "receiveBusinessAccept": ["done"],
+        "receiveCourseInfo": ["done", "done"],
+        "getSuspendInfo": ["done", "done"],
+        "receiveBusinessFinish": ["done"],
+    }
 
 
 def test_write_operations_are_logged_with_body(center: Center) -> None:

@@ -678,6 +678,11 @@ def test_send_message_by_login_name(sim: OaSimulator) -> None:
     assert [(m["login_names"], m["content"]) for m in messages] == [
         (["zhangsl", "lics"], "申请人已撤件")
     ]
+    logged = admin(sim, "GET", "/requests?operation=sendMessageByLoginName")
+    assert [r["outcome"].split(":")[0] for r in logged["requests"]][-2:] == [
+        "sent",
+        "error",
+    ]
 
 
 def test_wsdl_served_with_simulator_address(sim: OaSimulator) -> None:
