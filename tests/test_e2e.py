@@ -17,6 +17,7 @@ from bridge.sim.admin import SimAdmin
 from bridge.store import open_store
 from bridge.store.schema import audit_log, dead_letters
 from tests.bridgerun import Flow, agreement_problems, duplicates, write_counts
+from tests.counts import report
 
 
 def assert_each_case_once(flow: Flow) -> None:
@@ -163,9 +164,12 @@ def test_sigkill_at_injected_points_and_random_moments(tmp_path: Path) -> None:
             flow.process = None
 
         flow.spawn()
-        assert flow.wait_finished(timeout=90)
+        finished = flow.wait_finished(timeout=90)
         flow.stop()
+        counts = report(flow, "sigkill")
 
+        assert finished, counts
+        assert counts["lost"] == counts["duplicates"] == 0
         assert_each_case_once(flow)
     finally:
         flow.close()

@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from bridge.sim.admin import SimAdmin
-from bridge.store import open_store
-from bridge.store.schema import dead_letters
-from tests.bridgerun import Flow, write_counts
+from tests.bridgerun import Flow
+from tests.counts import report
 from tests.test_e2e import assert_each_case_once as assert_exactly_once
 
 #: Test-scale timeouts: an injected hang outlasts the read timeout.
@@ -42,27 +40,6 @@ def fault_rules(total_rate: float) -> list[dict[str, Any]]:
     """Rules whose combined chance of hitting one request is ``total_rate``."""
     each = 1 - (1 - total_rate) ** (1 / len(KINDS))
     return [{"operation": "*", "rate": each, **kind} for kind in KINDS]
-
-
-def report(flow: Flow, label: str) -> dict[str, int]:
-    """Print and return the counts a reader of the test log wants to see."""
-    effects = write_counts(flow.sims, outcomes=("done", "launched"))
-    absorbed = write_counts(flow.sims, outcomes=("already",))
-    snap = flow.snapshot()
-    store = open_store(f"sqlite:///{flow.root / 'govbridge.sqlite'}")
-    with store.begin() as conn:
-        dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar()
-    store.dispose()
-    counts = {
-        "filed": len(flow.cases),
-        "delivered": sum(snap.finished(case) for case in flow.cases),
-        "duplicates": sum(n - 1 for c in effects.values() for n in c.values() if n > 1),
-        "absorbed_repeats": sum(sum(c.values()) for c in absorbed.values()),
-        "lost": sum(not snap.finished(case) for case in flow.cases),
-        "dead_lettered": int(dead or 0),
-    }
-    print(f"\n{label}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
-    return counts
 
 
 def run_with_faults(root: Path, online: int, window: int, rate: float) -> Flow:

@@ -14,6 +14,7 @@ from bridge.config import load_config
 from bridge.engine.bridge import Bridge
 from bridge.sim.admin import SimAdmin
 from tests.bridgerun import Flow, write_counts
+from tests.counts import report
 
 SMALL_PAGES = {"poll": {"page_size": 3, "overlap_seconds": 600}}
 
@@ -37,6 +38,7 @@ def run_until_finished(flow: Flow, bridge: Bridge, timeout: float = 60) -> bool:
 
 
 def launches(flow: Flow) -> dict[str, int]:
+    report(flow, "watermarks")
     return dict(write_counts(flow.sims).get("oa.launchFormCollaboration", {}))
 
 
