@@ -66,11 +66,12 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def stop_bridge(process: subprocess.Popen[bytes]) -> None:
+def stop_bridge(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` s: its store is thrown away anyway."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(60)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
