@@ -76,6 +76,7 @@ def test_thirty_percent_transient_faults_deliver_every_case_once(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(5400)
 def test_soak_faults_two_thousand_cases(tmp_path: Path) -> None:
     """The fault round at soak size: 2,000 cases under 30% transient faults."""
     flow = run_with_faults(tmp_path, 1000, 1000, rate=0.3)

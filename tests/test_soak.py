@@ -31,6 +31,7 @@ POINTS = [
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(5400)
 def test_crash_soak_two_thousand_cases_twenty_kills(tmp_path: Path) -> None:
     """Twenty SIGKILLs (ten at injected points, ten at random moments of work)
     during a 2,000-case flow; at the end each case was registered, accepted,
