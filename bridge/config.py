@@ -37,6 +37,21 @@ class OaConfig:
     deadline: float = 30.0
     #: the counterpart's quirk profile (bridge/adapters/quirks.py)
     quirks: dict[str, Any] = field(default_factory=dict)
+    #: getFlowState codes by meaning ("finished" = 20, ...); empty: the defaults
+    state_codes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BureauConfig:
+    """A further bureau the same bridge serves (``[bureaus.NAME]``): its window
+    cases at the shared center, its own OA (none: center-only) and the portal."""
+
+    #: its department at the center (SLBMZZJGDM of its window cases)
+    department_code: str = ""
+    #: its own OA (``[bureaus.NAME.oa]``); None for a center-only bureau
+    oa: OaConfig | None = None
+    #: True: its cases' progress and results are posted at the portal
+    portal: bool = False
 
 
 @dataclass
@@ -120,6 +135,8 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    #: further bureaus beside ``bureau``, by mapping folder name
+    bureaus: dict[str, BureauConfig] = field(default_factory=dict)
 
 
 _SECTIONS: dict[str, type] = {
@@ -158,6 +175,24 @@ def _build(kind: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
+def _bureaus(data: Any, primary: Any) -> dict[str, BureauConfig]:
+    """The ``[bureaus.NAME]`` tables, each with its optional ``oa`` sub-table."""
+    if not isinstance(data, dict):
+        raise ConfigError("bureaus: must be a table of bureaus")
+    built = {}
+    for name, table in data.items():
+        where = f"bureaus.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table")
+        if name == (primary or Config.bureau):
+            raise ConfigError(f"{where}: is the primary bureau ([bridge] bureau)")
+        values = dict(table)
+        if "oa" in values:
+            values["oa"] = _build(OaConfig, values["oa"], f"{where}.oa")
+        built[name] = _build(BureauConfig, values, where)
+    return built
+
+
 def _secret_file(name: str, where: str) -> str:
     """A secret kept in a file of its own (one line; the newline is dropped)."""
     try:
@@ -174,6 +209,7 @@ def config_from_dict(data: dict[str, Any], base: Path | None = None) -> Config:
         for name, kind in _SECTIONS.items()
     }
     bridge = data.pop("bridge", {})
+    sections["bureaus"] = _bureaus(data.pop("bureaus", {}), bridge.get("bureau"))
     for leftover in data:
         raise ConfigError(f"{leftover}: unknown section")
     config = _build(Config, {**bridge, **sections}, "bridge")

@@ -13,13 +13,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.service.demo import DemoCase, Snapshot, demo_config, file_cases, write_toml
+from bridge.service.demo import (
+    FORESTRY,
+    DemoCase,
+    Snapshot,
+    demo_config,
+    file_cases,
+    write_toml,
+)
 from bridge.sim.admin import SimAdmin
 from bridge.sim.runner import SimulatorSet, start_all
 
 
 #: the portal's result code for an approval (mappings/hbj/portal.yaml)
 PORTAL_APPROVED = "1"
+
+#: per bureau, the OA form's applicant and decision columns (its profile)
+FORM_COLUMNS = {"hbj": ("申请单位或个人", "审批结果"), FORESTRY: ("申请人名称", "办理结果")}
 
 
 @dataclass
@@ -40,14 +50,17 @@ class Flow:
         step_seconds: float = 0.2,
         overrides: dict[str, dict[str, Any]] | None = None,
         store: str | None = None,
+        forestry: bool = False,
     ) -> Flow:
         """Private simulators and a bridge configuration; ``overrides`` are
         merged into the configuration's sections; ``store`` replaces the SQLite
-        file by a database URL (several processes can share one PostgreSQL)."""
-        sims = start_all(root / "sim")
-        SimAdmin(sims.oa.url).post(
-            "pace", {"step_seconds": step_seconds, "refuse_rate": 0.25, "seed": 5}
-        )
+        file by a database URL (several processes can share one PostgreSQL);
+        ``forestry`` runs the forestry OA too and serves that bureau."""
+        sims = start_all(root / "sim", bureau_oas=(FORESTRY,) if forestry else ())
+        for oa in (sims.oa, *sims.bureau_oas.values()):
+            SimAdmin(oa.url).post(
+                "pace", {"step_seconds": step_seconds, "refuse_rate": 0.25, "seed": 5}
+            )
         settings = demo_config(root, sims)
         settings["bridge"]["log_file"] = str(root / "logs" / "bridge.log")
         for section, values in (overrides or {}).items():
@@ -58,8 +71,8 @@ class Flow:
         write_toml(settings, config_path)
         return cls(sims=sims, root=root, config_path=config_path)
 
-    def file(self, online: int, window: int) -> list[DemoCase]:
-        filed = file_cases(self.sims, online, window)
+    def file(self, online: int, window: int, forestry: int = 0) -> list[DemoCase]:
+        filed = file_cases(self.sims, online, window, forestry)
         self.cases += filed
         return filed
 
@@ -135,7 +148,9 @@ def write_counts(
     starts with one of ``outcomes``: by default those that took effect or were
     absorbed as repeats (refused requests are not counted)."""
     counts: dict[str, Counter[str]] = {}
-    for name, sim in (("center", sims.center), ("oa", sims.oa), ("portal", sims.portal)):
+    named = [("center", sims.center), ("oa", sims.oa), ("portal", sims.portal)]
+    named += [(sim.name, sim) for sim in sims.bureau_oas.values()]
+    for name, sim in named:
         for request in SimAdmin(sim.url).requests():
             outcome = str(request["outcome"])
             if not outcome.startswith(outcomes):
@@ -169,7 +184,8 @@ def duplicates(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 
 
 def agreement_problems(snap: Snapshot, cases: list[DemoCase]) -> list[str]:
-    """Cases whose number, applicant or result differ between the three systems."""
+    """Cases whose number, applicant or result differ between the three systems
+    (a forestry case: between the center and the forestry OA)."""
     problems = []
     for case in cases:
         number = snap.number(case)
@@ -184,14 +200,17 @@ def agreement_problems(snap: Snapshot, cases: list[DemoCase]) -> list[str]:
             problems.append(f"{number}: {len(flows)} flows at the OA")
             continue
         form = flows[0]["form"].get("master", flows[0]["form"])
-        if form.get("申请单位或个人") != applicant:
+        applicant_column, result_column = FORM_COLUMNS[case.bureau]
+        if form.get(applicant_column) != applicant:
             problems.append(f"{number}: applicant differs between center and OA")
-        if publication.get("applicantName") != applicant:
-            problems.append(f"{number}: applicant differs between center and portal")
         completion = held.get("completion") or {}
-        approved = form.get("审批结果") == "准予许可"
+        approved = form.get(result_column) == "准予许可"
         if (completion.get("BJJGDM") == "6") != approved:
             problems.append(f"{number}: center result differs from the OA's")
+        if case.bureau == FORESTRY:
+            continue
+        if publication.get("applicantName") != applicant:
+            problems.append(f"{number}: applicant differs between center and portal")
         published_approval = publication.get("resultCode") == PORTAL_APPROVED
         if published_approval != approved:
             problems.append(f"{number}: portal result differs from the center's")

@@ -36,5 +36,5 @@ def test_demo_runs_from_the_built_wheel(tmp_path: Path) -> None:
     assert (site / "bridge" / "data" / "mappings" / "hbj" / "oa.yaml").is_file()
     assert (site / "bridge" / "data" / "schemas" / "interchange" / "1").is_dir()
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "2 of 2 cases completed" in demo.stdout
+    assert "4 of 4 cases completed" in demo.stdout  # with 2 forestry cases
     assert str(ROOT) not in demo.stdout

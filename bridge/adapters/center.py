@@ -111,11 +111,17 @@ class CenterAdapter:
     # -- reading -------------------------------------------------------------------
 
     def query_window_cases(
-        self, since: str, after: Cursor | None, page_size: int = 100
+        self,
+        since: str,
+        after: Cursor | None,
+        page_size: int = 100,
+        department: str | None = None,
     ) -> Page:
-        """One page of the department's cases changed at or after ``since``."""
+        """One page of the department's cases changed at or after ``since``
+        (``department``: another department's, for a further bureau)."""
         query = etree.Element("APPROVEDATAINFO")
-        _sub(query, "SLBMZZJGDM", self.department_code)
+        chosen = self.department_code if department is None else department
+        _sub(query, "SLBMZZJGDM", chosen)
         _sub(query, "XZQHDM", self.region_code)
         _sub(query, "KSSJ", since)
         _sub(query, "PAGESIZE", str(page_size))

@@ -121,11 +121,14 @@ def _holding(rt: Any, row: Any) -> Holding:
     held = Holding(
         row.bureau, row.case_number or row.filing_id or str(row.id), row.channel
     )
+    bureau = getattr(rt, "bureaus", {}).get(row.bureau)
     if row.case_number:
         held.center = _center_state(rt, row.case_number)
-        held.portal = _portal_state(rt, row.case_number)
+        on_portal = bureau is None or bureau.portal
+        held.portal = _portal_state(rt, row.case_number) if on_portal else "not used"
     if row.flow_id is not None:
-        held.oa = _oa_state(rt, int(row.flow_id))
+        oa = bureau.oa if bureau is not None and bureau.oa is not None else rt.oa
+        held.oa = _oa_state(oa, int(row.flow_id))
     return held
 
 
@@ -142,9 +145,9 @@ def _center_state(rt: Any, number: str) -> str:
     return "accepted" if "SPSHOULI" in blocks else "registered"
 
 
-def _oa_state(rt: Any, flow_id: int) -> str:
+def _oa_state(oa: Any, flow_id: int) -> str:
     try:
-        return str(rt.oa.state_name(rt.oa.flow_state(flow_id)))
+        return str(oa.state_name(oa.flow_state(flow_id)))
     except PermanentError:
         return "missing"
 
@@ -169,7 +172,7 @@ def compare(held: Holding) -> list[Discrepancy]:
     if held.center == "completed" and held.oa not in (*OA_FINAL, "missing"):
         note("oa", "behind", f"center completed, OA flow {held.oa}")
     done = held.center == "completed" or held.oa in OA_FINAL
-    if done and held.portal != "published":
+    if done and held.portal not in ("published", "not used"):
         note("portal", "missing", "finished case not published")
     return found
 

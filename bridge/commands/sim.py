@@ -16,8 +16,13 @@ def _sim(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.system == "all":
         state = Path(args.state or "var/sim")
+        bureaus = _bureau_oas(state)
         ports = {"center": args.port, "oa": args.port + 1, "portal": args.port + 2}
-        sims = start_all(state, ports=ports if args.port else None).all()
+        ports.update({f"oa-{name}": args.port + 3 + index
+                      for index, name in enumerate(bureaus)})
+        sims = start_all(
+            state, ports=ports if args.port else None, bureau_oas=bureaus
+        ).all()
     else:
         db = args.db or f"var/sim/{args.system}.sqlite"
         sims = [start_simulator(args.system, db, port=args.port)]
@@ -31,6 +36,14 @@ def _sim(args: argparse.Namespace) -> int:
     for sim in sims:
         sim.stop()
     return 0
+
+
+def _bureau_oas(state: Path) -> tuple[str, ...]:
+    """The further bureaus' OAs (``oa-lyj.sqlite``) a state folder holds."""
+    from bridge.sim.oa_profile import PROFILES
+
+    found = (path.stem.removeprefix("oa-") for path in state.glob("oa-*.sqlite"))
+    return tuple(sorted(name for name in found if name in PROFILES))
 
 
 def register(commands: Any) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +43,7 @@ LEASED = {"poll_portal": "poll:portal", "poll_center": "poll:center",
 RELEASE_MARGIN_SECONDS = 1.0
 
 #: sections whose change needs a restart: they build the store and the adapters
-RESTART_SECTIONS = ("store", "center", "oa", "portal", "bureau")
+RESTART_SECTIONS = ("store", "center", "oa", "portal", "bureau", "bureaus")
 
 
 class ActiveJobs:
@@ -98,7 +99,7 @@ class Bridge:
 
     def _leased(self, lease: str, job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
         """Run ``job`` only under the lease, its writes fenced by the token."""
-        source = lease.split(":")[1]
+        source = lease.split(":", 1)[1]
 
         def run(rt: Runtime) -> int:
             token = self.leases.acquire(lease)
@@ -132,17 +133,38 @@ class Bridge:
             "poll_portal": self._leased(LEASED["poll_portal"], poll_portal),
             "poll_center": self._leased(LEASED["poll_center"], poll_center),
             "sweep_oa": self._leased(LEASED["sweep_oa"], sweep_oa),
+            **self._bureau_jobs(),
             "deliver": lambda rt: self.deliver(rt),
         }
 
+    def _bureau_jobs(self) -> dict[str, Callable[[Runtime], int]]:
+        """The center poll and OA sweep of each further bureau, each under a
+        lease of its own ("poll:center:lyj", "sweep:oa:lyj")."""
+        jobs: dict[str, Callable[[Runtime], int]] = {}
+        for name, bureau in self.rt.bureaus.items():
+            if bureau.primary:
+                continue
+            jobs[f"poll_center:{name}"] = self._leased(
+                f"poll:center:{name}", partial(_for_bureau, poll_center, name)
+            )
+            if bureau.oa is not None:
+                jobs[f"sweep_oa:{name}"] = self._leased(
+                    f"sweep:oa:{name}", partial(_for_bureau, sweep_oa, name)
+                )
+        return jobs
+
     def intervals(self) -> dict[str, float]:
         poll = self.rt.config.poll
-        return {
+        sweep = min(poll.sweep_interval_seconds, poll.interval_seconds)
+        intervals = {
             "poll_portal": poll.interval_seconds,
             "poll_center": poll.interval_seconds,
-            "sweep_oa": min(poll.sweep_interval_seconds, poll.interval_seconds),
+            "sweep_oa": sweep,
             "deliver": self.rt.config.delivery.interval_seconds,
         }
+        for name in self._bureau_jobs():
+            intervals[name] = sweep if name.startswith("sweep") else poll.interval_seconds
+        return intervals
 
     def _schedule(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
@@ -193,7 +215,8 @@ class Bridge:
 
         scheduler = self._schedule()
         health = HealthServer.start(self)
-        log.info("bridge.started", bureau=self.rt.config.bureau, store=_safe_url(self),
+        log.info("bridge.started", bureau=self.rt.config.bureau,
+                 bureaus=",".join(self.rt.bureaus), store=_safe_url(self),
                  holder=self.holder, health=health.address if health else None)
         while not stop.wait(0.1):
             if reload is not None and reload.is_set():
@@ -240,12 +263,15 @@ class Bridge:
     def reload(self, scheduler: BackgroundScheduler | None = None) -> bool:
         """Re-read configuration and mappings; apply them only if they are valid."""
         try:
-            config, mapping = self._load_valid()
+            config, mapping, further_mappings = self._load_valid()
         except BridgeError as exc:
             log.error("bridge.reload_refused", error=str(exc), **exc.context())
             return False
         self.rt.config = config
         self.rt.mapping = mapping
+        self.rt.refresh_primary()
+        for name, further in further_mappings.items():
+            self.rt.bureaus[name].mapping = further
         self.leases.seconds = config.service.lease_seconds
         if scheduler is not None:
             for name, seconds in self.intervals().items():
@@ -253,7 +279,7 @@ class Bridge:
         log.info("bridge.reloaded", bureau=config.bureau)
         return True
 
-    def _load_valid(self) -> tuple[Config, Any]:
+    def _load_valid(self) -> tuple[Config, Any, dict[str, Any]]:
         from bridge.mapping import load_bureau
         from bridge.service.checks import problems_of
 
@@ -267,11 +293,17 @@ class Bridge:
             problems.append(f"{', '.join(changed)}: changed; needs a restart")
         if problems:
             raise ConfigError("; ".join(problems))
-        return config, load_bureau(config.bureau, config.mappings_dir)
+        further = {name: load_bureau(name, config.mappings_dir)
+                   for name in config.bureaus}
+        return config, load_bureau(config.bureau, config.mappings_dir), further
 
     def close(self) -> None:
         self.deliverer.close()
         self.rt.store.dispose()
+
+
+def _for_bureau(job: Callable[[Runtime, str], int], bureau: str, rt: Runtime) -> int:
+    return job(rt, bureau)
 
 
 def _retention(rt: Runtime) -> int:

@@ -30,7 +30,7 @@ from bridge.engine.hold import hold
 from bridge.engine.outbox import dead_letter, digest
 from bridge.engine.reads import read
 from bridge.engine.runtime import Runtime
-from bridge.errors import BridgeError, PermanentError, TransientError
+from bridge.errors import BridgeError, ConfigError, PermanentError, TransientError
 from bridge.interchange import get, set_case_number
 from bridge.service import metrics
 from bridge.store.leases import FencedError, holder_id
@@ -71,6 +71,8 @@ class Job:
     filing_id: str | None
     flow_id: int | None
     channel: str
+    #: the case's bureau: its mapping and OA serve the handlers
+    bureau: str | None = None
 
     @property
     def retrying(self) -> bool:
@@ -259,7 +261,8 @@ class Deliverer:
         with self.rt.store.begin() as conn:
             row = conn.execute(
                 select(deliveries, cases.c.case_xml, cases.c.case_number,
-                       cases.c.filing_id, cases.c.flow_id, cases.c.channel)
+                       cases.c.filing_id, cases.c.flow_id, cases.c.channel,
+                       cases.c.bureau)
                 .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(deliveries.c.id == delivery_id)
             ).first()
@@ -301,6 +304,7 @@ class Deliverer:
             filing_id=row.filing_id,
             flow_id=row.flow_id,
             channel=row.channel,
+            bureau=row.bureau,
         )
 
     def _attempt(self, job: Job) -> bool:
@@ -438,6 +442,20 @@ def _aware(value: datetime | None) -> datetime | None:
 # -- handlers: one per (target, operation) ---------------------------------------
 
 
+def _mapping(rt: Runtime, job: Job) -> Any:
+    """The mapping of the case's bureau."""
+    return rt.bureau(job.bureau).mapping
+
+
+def _oa(rt: Runtime, job: Job) -> Any:
+    """The OA adapter of the case's bureau."""
+    oa = rt.bureau(job.bureau).oa
+    if oa is None:
+        raise ConfigError(f"bureau {job.bureau} has no OA", system="oa",
+                          operation=job.operation, record=job.case_number)
+    return oa
+
+
 def _docs(job: Job, name: str | None) -> dict[str, etree._Element]:
     docs = {"case": job.case}
     if name is not None and job.payload is not None:
@@ -452,7 +470,7 @@ def center_register(rt: Runtime, job: Job) -> Outcome:
         if held is not None:
             number = held.findtext(".//SBLSH_SHORT")
     if not number:
-        message = rt.mapping.outbound("center", "registration", _docs(job, None))
+        message = _mapping(rt, job).outbound("center", "registration", _docs(job, None))
         number, _ = rt.center.register_online_case(message.root)
     set_case_number(job.case, number)
     return Outcome(
@@ -476,7 +494,7 @@ def center_accept(rt: Runtime, job: Job) -> Outcome:
         raise NotReady
     if job.retrying and _center_holds(rt, job, ".//SPSHOULI[normalize-space(SLSJ)]"):
         return Outcome("already held")
-    message = rt.mapping.outbound("center", "acceptance", _docs(job, None))
+    message = _mapping(rt, job).outbound("center", "acceptance", _docs(job, None))
     outcome = rt.center.accept(message.root)
     return Outcome(outcome.value, {"state": "accepted"})
 
@@ -486,14 +504,14 @@ def center_step(rt: Runtime, job: Job) -> Outcome:
     path = f".//GDBSSPCL[normalize-space(SPHJXH)='{int(seq)}']"
     if job.retrying and _center_holds(rt, job, path):
         return Outcome("already held")
-    message = rt.mapping.outbound("center", "step", _docs(job, "stepEvent"))
+    message = _mapping(rt, job).outbound("center", "step", _docs(job, "stepEvent"))
     return Outcome(rt.center.record_step(message.root).value)
 
 
 def center_finish(rt: Runtime, job: Job) -> Outcome:
     if job.retrying and _center_holds(rt, job, ".//SPBANJIE[normalize-space(BJJGDM)]"):
         return Outcome("already held", {"state": "completed"})
-    message = rt.mapping.outbound("center", "completion", _docs(job, "result"))
+    message = _mapping(rt, job).outbound("center", "completion", _docs(job, "result"))
     return Outcome(rt.center.finish(message.root).value, {"state": "completed"})
 
 
@@ -506,18 +524,20 @@ def _find_flow(rt: Runtime, job: Job) -> int | None:
     skew = timedelta(seconds=rt.config.poll.clock_skew_seconds + 60)
     begin = format_local(job.first_sent_at - skew, rt.config.zone)
     end = format_local(datetime.now(UTC) + skew, rt.config.zone)
-    listed = read(rt.oa.list_flow_ids, begin, end)
+    oa = _oa(rt, job)
+    listed = read(oa.list_flow_ids, begin, end)
     with rt.store.begin() as conn:
         linked = {
             row.flow_id
             for row in conn.execute(
-                select(cases.c.flow_id).where(cases.c.flow_id.in_(listed))
+                select(cases.c.flow_id).where(cases.c.flow_id.in_(listed),
+                                              cases.c.bureau == job.bureau)
             )
         }
     for flow_id in listed:
         if flow_id in linked:
             continue
-        exported = read(rt.oa.export_flow, flow_id)
+        exported = read(oa.export_flow, flow_id)
         values = exported.xpath(".//formExport/values/column/value/text()")
         if job.case_number in (value.strip() for value in values):
             return int(flow_id)
@@ -529,9 +549,9 @@ def oa_launch(rt: Runtime, job: Job) -> Outcome:
         raise NotReady
     flow_id = _find_flow(rt, job) if job.retrying else None
     if flow_id is None:
-        message = rt.mapping.outbound("oa", "launch", _docs(job, None))
+        message = _mapping(rt, job).outbound("oa", "launch", _docs(job, None))
         attachments = _upload_attachments(rt, job)
-        flow_id = rt.oa.launch(
+        flow_id = _oa(rt, job).launch(
             message.params["templateCode"],
             message.params.get("subject", ""),
             to_text(message.root, declaration=True),
@@ -557,19 +577,21 @@ def _upload_attachments(rt: Runtime, job: Job) -> list[int]:
         ".//*[local-name()='material']/*[local-name()='attachmentId']/text()"
     ):
         fetched = read(rt.portal.get_attachment, attachment_id.strip())
-        ids.append(rt.oa.upload(fetched.file_name, fetched.content, fetched.media_type))
+        ids.append(
+            _oa(rt, job).upload(fetched.file_name, fetched.content, fetched.media_type)
+        )
     return ids
 
 
 def portal_progress(rt: Runtime, job: Job) -> Outcome:
-    message = rt.mapping.outbound("portal", "progress", _docs(job, "stepEvent"))
+    message = _mapping(rt, job).outbound("portal", "progress", _docs(job, "stepEvent"))
     return Outcome(rt.portal.post_progress(message.params).value)
 
 
 def portal_publish(rt: Runtime, job: Job) -> Outcome:
     if job.retrying and read(rt.portal.get_publication, job.case_number):
         return Outcome("already held")
-    message = rt.mapping.outbound("portal", "publication", _docs(job, "result"))
+    message = _mapping(rt, job).outbound("portal", "publication", _docs(job, "result"))
     return Outcome(rt.portal.publish_result(message.params).value)
 
 
@@ -579,7 +601,7 @@ def _center_suspension(rt: Runtime, job: Job, kind: str, block: str) -> Outcome:
     path = f".//{block}[normalize-space(XH)='{serial}']"
     if job.retrying and _center_holds(rt, job, path):
         return Outcome("already held")
-    message = rt.mapping.outbound("center", kind, _docs(job, kind))
+    message = _mapping(rt, job).outbound("center", kind, _docs(job, kind))
     return Outcome(rt.center.suspend(message.root).value)
 
 
@@ -596,7 +618,7 @@ def center_withdraw(rt: Runtime, job: Job) -> Outcome:
         raise NotReady
     if job.retrying and _center_holds(rt, job, ".//SPBANJIE[normalize-space(BJJGDM)]"):
         return Outcome("already held", {"state": "withdrawn"})
-    message = rt.mapping.outbound("center", "withdrawal", _docs(job, "withdrawal"))
+    message = _mapping(rt, job).outbound("center", "withdrawal", _docs(job, "withdrawal"))
     return Outcome(rt.center.finish(message.root).value, {"state": "withdrawn"})
 
 
@@ -613,13 +635,14 @@ def oa_notify(rt: Runtime, job: Job) -> Outcome:
     """Tell the handlers of a withdrawn case's flow (messageService)."""
     if job.flow_id is None:
         raise NotReady
-    exported = read(rt.oa.export_flow, job.flow_id)
+    oa = _oa(rt, job)
+    exported = read(oa.export_flow, job.flow_id)
     logins = sorted({
         login.strip()
         for login in exported.xpath("//processRecord/node/handlerLogin/text()")
         if login.strip()
-    }) or [rt.config.oa.sender_login]
-    rt.oa.notify(logins, withdrawal_notice(job))
+    }) or [oa.sender_login]
+    oa.notify(logins, withdrawal_notice(job))
     return Outcome(",".join(logins))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, true, update
 
 from bridge.adapters.base import Cursor, Page
 from bridge.clock import format_local, parse_local
@@ -29,7 +29,7 @@ from bridge.engine.outbox import (
     mark_seen,
 )
 from bridge.engine.reads import read
-from bridge.engine.runtime import Runtime
+from bridge.engine.runtime import Bureau, Runtime
 from bridge.errors import BridgeError, PermanentError
 from bridge.interchange import get
 from bridge.store.schema import cases, deliveries
@@ -136,10 +136,17 @@ def _take_page(
 
 
 def _mapped(
-    rt: Runtime, system: str, kind: str, record: etree._Element, key: str
+    rt: Runtime,
+    system: str,
+    kind: str,
+    record: etree._Element,
+    key: str,
+    bureau: Bureau | None = None,
 ) -> dict[str, list[etree._Element]]:
-    """Map one native record to interchange documents and validate each."""
-    docs: dict[str, list[etree._Element]] = rt.mapping.inbound(system, kind, record)
+    """Map one native record to interchange documents (with ``bureau``'s mapping,
+    the primary's by default) and validate each."""
+    mapping = (bureau or rt.bureau(None)).mapping
+    docs: dict[str, list[etree._Element]] = mapping.inbound(system, kind, record)
     for found in docs.values():
         for doc in found:
             rt.interchange.validate(doc, system=system, record=key)
@@ -147,10 +154,11 @@ def _mapped(
 
 
 def _mapped_case(
-    rt: Runtime, system: str, kind: str, record: etree._Element, key: str
+    rt: Runtime, system: str, kind: str, record: etree._Element, key: str,
+    bureau: Bureau | None = None,
 ) -> etree._Element | None:
     """Map one native record to an interchange case and validate it."""
-    found = _mapped(rt, system, kind, record, key).get("case") or []
+    found = _mapped(rt, system, kind, record, key, bureau).get("case") or []
     return found[0] if found else None
 
 
@@ -243,22 +251,30 @@ def poll_portal(rt: Runtime) -> int:
 
 
 def handle_window_case(
-    rt: Runtime, conn: Connection, record: etree._Element, key: str
+    rt: Runtime,
+    conn: Connection,
+    record: etree._Element,
+    key: str,
+    bureau: str | None = None,
 ) -> str:
-    """Route a window case to the OA; recognise the bridge's own cases (echoes)."""
+    """Route a window case of ``bureau`` (the primary by default) to its OA;
+    recognise the bridge's own cases (echoes) and other bureaus' cases."""
+    served = rt.bureau(bureau)
     if text(record, "WSSBLSH") or text(record, "TJFS") == "1":
         return "echo"
+    if _department_elsewhere(rt, served, text(record, "SLBMZZJGDM")):
+        return "other bureau"
     known = conn.execute(select(cases.c.id).where(cases.c.case_number == key)).first()
     if known is not None:
         return "echo"
     if text(record, "SLZTDM") != "1" or text(record, "BJJGDM"):
         return "ignored"
-    case = _mapped_case(rt, "center", "windowCase", record, key)
+    case = _mapped_case(rt, "center", "windowCase", record, key, served)
     if case is None:
         return "ignored"
     case_id = add_case(
         conn,
-        bureau=rt.config.bureau,
+        bureau=served.name,
         channel="window",
         matter_code=get(case, "matter/code"),
         case_xml=to_text(case),
@@ -266,59 +282,97 @@ def handle_window_case(
     )
     if case_id is None:
         return "echo"
-    enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
+    if served.oa is not None:
+        enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
     rt.store.audit(
         conn, system="center", operation="poll", outcome="routed", case_number=key,
         record_key=key, payload_digest=digest(case),
+        detail=None if served.primary else f"bureau {served.name}",
     )
     return "routed"
 
 
-def poll_center(rt: Runtime) -> int:
+def _department_elsewhere(rt: Runtime, served: Bureau, department: str) -> bool:
+    """A case of another department: a poll without a department code lists
+    every department's cases, those of the further bureaus included."""
+    if not department:
+        return False
+    if served.department_code:
+        return department != served.department_code
+    return any(other.department_code == department
+               for other in rt.bureaus.values() if other is not served)
+
+
+def poll_center(rt: Runtime, bureau: str | None = None) -> int:
+    """Take in the window cases of ``bureau``'s department (the primary's)."""
+    served = rt.bureau(bureau)
+
+    def fetch(since: str, after: Cursor | None, size: int) -> Page:
+        return rt.center.query_window_cases(
+            since, after, size, department=served.department_code
+        )
+
+    def handle(rt: Runtime, conn: Connection, record: etree._Element, key: str) -> str:
+        return handle_window_case(rt, conn, record, key, served.name)
+
     return poll_paged(
         rt,
-        "center",
-        rt.center.query_window_cases,
+        served.source("center"),
+        fetch,
         lambda record: text(record, "SBLSH_SHORT"),
-        handle_window_case,
+        handle,
     )
 
 
 # -- the OA: a sweep over the open flows the bridge launched -------------------------
 
 
-def sweep_oa(rt: Runtime) -> int:
-    """Read the due open flows; route their new steps and final results."""
+def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
+    """Read the due open flows of ``bureau``'s OA (the primary's); route their
+    new steps and final results."""
+    served = rt.bureau(bureau)
     now = datetime.now(UTC)
     with rt.store.begin() as conn:
         due = conn.execute(
             select(cases.c.id, cases.c.flow_id, cases.c.case_number, cases.c.filing_id)
-            .where(cases.c.flow_open.is_(True), cases.c.next_sweep_at <= now)
+            .where(cases.c.flow_open.is_(True), cases.c.next_sweep_at <= now,
+                   _of_bureau(rt, served))
             .order_by(cases.c.next_sweep_at)
             .limit(rt.config.poll.sweep_batch)
         ).all()
     routed = 0
     for row in due:
         try:
-            routed += _sweep_flow(rt, row)
+            routed += _sweep_flow(rt, row, served)
         except PermanentError as exc:
-            _flow_lost(rt, row, exc)
+            _flow_lost(rt, row, exc, served)
         except BridgeError as exc:
             log.warning("sweep.flow_failed", flow=row.flow_id, case=row.case_number,
-                        error=str(exc))
+                        bureau=served.name, error=str(exc))
             _reschedule(rt, row.id)
     if due:
-        log.info("sweep.finished", system="oa", flows=len(due), routed=routed)
+        log.info("sweep.finished", system=served.source("oa"), flows=len(due),
+                 routed=routed)
     return routed
 
 
-def _flow_lost(rt: Runtime, row: Any, error: PermanentError) -> None:
+def _of_bureau(rt: Runtime, served: Bureau) -> Any:
+    """The cases ``served`` sweeps: its own; the primary's are all but the
+    further bureaus' (so a store from before the bureau column mattered works)."""
+    if not served.primary:
+        return cases.c.bureau == served.name
+    others = [name for name, other in rt.bureaus.items() if other is not served]
+    return cases.c.bureau.notin_(others) if others else true()
+
+
+def _flow_lost(rt: Runtime, row: Any, error: PermanentError, served: Bureau) -> None:
     """A flow the OA no longer answers for: dead-lettered, no longer swept
     (a replay sweeps it again)."""
+    system = served.source("oa")
     with rt.store.begin() as conn:
-        dead_letter(conn, error, system="oa", operation="sweep",
+        dead_letter(conn, error, system=system, operation="sweep",
                     record_key=str(row.flow_id), payload=None)
-        rt.store.audit(conn, system="oa", operation="sweep", outcome="dead-lettered",
+        rt.store.audit(conn, system=system, operation="sweep", outcome="dead-lettered",
                        case_number=row.case_number, record_key=str(row.flow_id),
                        detail=str(error))
         conn.execute(update(cases).where(cases.c.id == row.id).values(flow_open=False))
@@ -345,11 +399,12 @@ FLOW_ROUTES: dict[str, list[tuple[str, str, bool]]] = {
 
 
 def flow_events(
-    row: Any, docs: dict[str, list[etree._Element]]
+    row: Any, docs: dict[str, list[etree._Element]], portal: bool = True
 ) -> list[tuple[str, str, str, str]]:
     """The deliveries a flow's documents call for, in the order of the flow's
     processing record: each node's step, then the suspension it starts and the
-    resumption that ends it; the result last. Each has its de-duplication key."""
+    resumption that ends it; the result last. Each has its de-duplication key.
+    Without ``portal`` (a bureau not on the portal) none goes to the portal."""
     ordered = []
     for rank, name in enumerate(FLOW_ROUTES):
         for doc in docs.get(name, [])[: 1 if name == "result" else None]:
@@ -359,7 +414,8 @@ def flow_events(
     for seq, _rank, name, doc in sorted(ordered, key=lambda item: item[:2]):
         payload = to_text(doc)
         for target, operation, online_only in FLOW_ROUTES[name]:
-            if online_only and not row.filing_id:
+            if (online_only and not row.filing_id) or (target == "portal"
+                                                         and not portal):
                 continue
             suffix = "" if name == "result" else f":{seq}"
             events.append((target, operation, f"{target}:{operation}:{row.id}{suffix}",
@@ -367,31 +423,33 @@ def flow_events(
     return events
 
 
-def _sweep_flow(rt: Runtime, row: Any) -> int:
-    exported = read(rt.oa.export_flow, row.flow_id)
+def _sweep_flow(rt: Runtime, row: Any, served: Bureau) -> int:
+    exported = read(served.oa.export_flow, row.flow_id)
     key = str(row.flow_id)
+    system = served.source("oa")
     try:
-        docs = _mapped(rt, "oa", "flow", exported, key)
+        docs = _mapped(rt, "oa", "flow", exported, key, served)
     except PermanentError as exc:
         version = digest(exported)
         with rt.store.begin() as conn:
-            if not already_seen(conn, "oa", key, version):
-                dead_letter(conn, exc, system="oa", operation="sweep", record_key=key,
-                            payload=to_text(exported))
-                rt.store.audit(conn, system="oa", operation="sweep",
+            if not already_seen(conn, system, key, version):
+                dead_letter(conn, exc, system=system, operation="sweep",
+                            record_key=key, payload=to_text(exported))
+                rt.store.audit(conn, system=system, operation="sweep",
                                outcome="dead-lettered", case_number=row.case_number,
                                record_key=key, detail=str(exc))
-                mark_seen(conn, "oa", key, version, "dead")
+                mark_seen(conn, system, key, version, "dead")
         _reschedule(rt, row.id)
         return 0
     results = docs.get("result", [])
+    events = flow_events(row, docs, portal=served.portal)
     with rt.store.begin() as conn:
         routed = sum(
             enqueue(conn, row.id, target, operation, dedupe, payload)
-            for target, operation, dedupe, payload in flow_events(row, docs)
+            for target, operation, dedupe, payload in events
         )
         if routed:
-            rt.store.audit(conn, system="oa", operation="sweep", outcome="routed",
+            rt.store.audit(conn, system=system, operation="sweep", outcome="routed",
                            case_number=row.case_number, record_key=key,
                            detail=f"{routed} new events")
     _reschedule(rt, row.id, closed=bool(results))

@@ -78,7 +78,7 @@ def replay(
         return ReplayResult(letter_id, "none", False, ["already replayed"])
     if letter.delivery_id is not None:
         result = _replay_delivery(rt, letter, dry_run)
-    elif letter.system == "oa":
+    elif _source_bureau(letter)[0] == "oa":
         result = _replay_sweep(rt, letter, dry_run)
     else:
         result = _replay_record(rt, letter, dry_run)
@@ -109,7 +109,7 @@ def _mark_replayed(
 def _replay_delivery(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResult:
     with rt.store.begin() as conn:
         row = conn.execute(
-            select(deliveries, cases.c.case_xml)
+            select(deliveries, cases.c.case_xml, cases.c.bureau)
             .join(cases, cases.c.id == deliveries.c.case_id)
             .where(deliveries.c.id == letter.delivery_id)
         ).one()
@@ -120,7 +120,7 @@ def _replay_delivery(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResu
         if payload_name and row.payload_xml:
             docs[payload_name] = parse_xml(row.payload_xml)
         try:
-            message = rt.mapping.outbound(row.target, kind, docs)
+            message = rt.bureau(row.bureau).mapping.outbound(row.target, kind, docs)
         except BridgeError as exc:
             return ReplayResult(letter.id, "requeue", False, [f"still fails: {exc}"])
         lines[0] += f", mapping kind {kind}:"
@@ -145,34 +145,46 @@ def _replay_delivery(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResu
     return ReplayResult(letter.id, "requeued", True, lines)
 
 
+def _source_bureau(letter: Row[Any]) -> tuple[str, str | None]:
+    """The system and bureau of a dead letter's source: "center:lyj" is the
+    forestry bureau's center poll; a bare name is the primary bureau's."""
+    system, _, bureau = str(letter.system).partition(":")
+    return system, bureau or None
+
+
 def _replay_record(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResult:
-    handler = POLL_HANDLERS.get(letter.system)
+    system, bureau = _source_bureau(letter)
+    handler = POLL_HANDLERS.get(system)
     if handler is None or not letter.payload:
         return ReplayResult(letter.id, "reroute", False, ["nothing to replay"])
     record = parse_xml(letter.payload)
-    kind = "filing" if letter.system == "portal" else "windowCase"
+    kind = "filing" if system == "portal" else "windowCase"
     try:
-        docs = rt.mapping.inbound(letter.system, kind, record)
+        docs = rt.bureau(bureau).mapping.inbound(system, kind, record)
         for found in docs.values():
             for doc in found:
-                rt.interchange.validate(doc, system=letter.system,
-                                        record=letter.record_key)
+                rt.interchange.validate(doc, system=system, record=letter.record_key)
     except BridgeError as exc:
         return ReplayResult(letter.id, "reroute", False, [f"still fails: {exc}"])
     lines = [f"{name}: {to_text(doc)}" for name, found in docs.items() for doc in found]
     if dry_run:
         return ReplayResult(letter.id, "rerouted", True, lines)
     with rt.store.begin() as conn:
-        outcome = handler(rt, conn, record, letter.record_key)
+        if bureau is None:
+            outcome = handler(rt, conn, record, letter.record_key)
+        else:
+            outcome = handle_window_case(rt, conn, record, letter.record_key, bureau)
         mark_seen(conn, letter.system, letter.record_key, "replay", outcome)
     return ReplayResult(letter.id, "rerouted", outcome == "routed", lines + [outcome])
 
 
 def _replay_sweep(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResult:
     flow_id = int(letter.record_key)
+    _system, bureau = _source_bureau(letter)
+    served = rt.bureau(bureau)
     if letter.payload:
         try:
-            docs = rt.mapping.inbound("oa", "flow", parse_xml(letter.payload))
+            docs = served.mapping.inbound("oa", "flow", parse_xml(letter.payload))
         except BridgeError as exc:
             return ReplayResult(letter.id, "resweep", False, [f"still fails: {exc}"])
         lines = [f"{name} {get(doc, 'seq')}".strip()
@@ -183,7 +195,7 @@ def _replay_sweep(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResult:
         with rt.store.begin() as conn:
             conn.execute(
                 update(cases)
-                .where(cases.c.flow_id == flow_id)
+                .where(cases.c.flow_id == flow_id, cases.c.bureau == served.name)
                 .values(flow_open=True, next_sweep_at=datetime.now(UTC))
             )
     return ReplayResult(letter.id, "resweep", True, lines)

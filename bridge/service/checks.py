@@ -9,7 +9,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from bridge.config import _SECRETS, _SECTIONS, Config, config_from_dict
+from bridge.config import (
+    _SECRETS,
+    _SECTIONS,
+    BureauConfig,
+    Config,
+    OaConfig,
+    config_from_dict,
+)
 from bridge.errors import BridgeError
 
 #: the secrets each counterpart needs to log in
@@ -24,7 +31,7 @@ def check_file(path: Path) -> list[str]:
         return [f"{path}: file not found"]
     except tomllib.TOMLDecodeError as exc:
         return [f"{path}: not TOML ({exc})"]
-    problems = _key_problems(data) + _secret_problems(data)
+    problems = _key_problems(data) + _secret_problems(data) + _bureau_problems(data)
     if problems:
         return problems
     try:
@@ -38,6 +45,8 @@ def _key_problems(data: dict[str, Any]) -> list[str]:
     problems = []
     known = {f.name for f in fields(Config)} - set(_SECTIONS)
     for section, values in data.items():
+        if section == "bureaus":
+            continue
         if section not in _SECTIONS and section != "bridge":
             problems.append(f"{section}: unknown section")
             continue
@@ -58,7 +67,36 @@ def _is_secret_source(key: str) -> bool:
     return source in ("env", "file") and base in _SECRETS
 
 
-def _secret_problems(data: dict[str, Any]) -> list[str]:
+def _bureau_problems(data: dict[str, Any]) -> list[str]:
+    """Unknown keys and missing secrets of each ``[bureaus.NAME]`` table."""
+    bureaus = data.get("bureaus", {})
+    if not isinstance(bureaus, dict):
+        return ["bureaus: must be a table of bureaus"]
+    problems = []
+    for name, table in bureaus.items():
+        if not isinstance(table, dict):
+            problems.append(f"bureaus.{name}: must be a table")
+            continue
+        where = f"bureaus.{name}"
+        problems += _unknown_keys(where, table, BureauConfig)
+        oa = table.get("oa")
+        if isinstance(oa, dict):
+            problems += _unknown_keys(f"{where}.oa", oa, OaConfig)
+            problems += _secret_problems({f"{where}.oa": oa}, required=False)
+            if not any(oa.get(key) for key in ("password", "password_env",
+                                               "password_file")):
+                problems.append(f"{where}.oa.password: missing (set password_env, "
+                                "password_file or password)")
+    return problems
+
+
+def _unknown_keys(where: str, values: dict[str, Any], kind: type) -> list[str]:
+    names = {f.name for f in fields(kind)}
+    return [f"{where}.{key}: unknown setting" for key in values
+            if not (_is_secret_source(key) or key in names)]
+
+
+def _secret_problems(data: dict[str, Any], required: bool = True) -> list[str]:
     problems = []
     for section, values in data.items():
         if not isinstance(values, dict):
@@ -72,7 +110,7 @@ def _secret_problems(data: dict[str, Any]) -> list[str]:
                 )
             if key.endswith("_file") and not Path(str(value)).is_file():
                 problems.append(f"{section}.{key}: file {value} does not exist")
-    for section, name in REQUIRED_SECRETS.items():
+    for section, name in REQUIRED_SECRETS.items() if required else ():
         values = data.get(section, {})
         if isinstance(values, dict) and not any(
             values.get(key) for key in (name, f"{name}_env", f"{name}_file")
@@ -130,10 +168,15 @@ def _is_loopback(host: str) -> bool:
 
 
 def _mapping_problems(config: Config) -> list[str]:
+    from bridge.engine.runtime import check_bureau
     from bridge.mapping import load_bureau
 
-    try:
-        load_bureau(config.bureau, config.mappings_dir)
-    except BridgeError as exc:
-        return [f"mappings ({config.bureau}): {exc}"]
-    return []
+    problems = []
+    for name in (config.bureau, *config.bureaus):
+        try:
+            mapping = load_bureau(name, config.mappings_dir)
+            if name in config.bureaus:
+                check_bureau(name, mapping.systems, config.bureaus[name])
+        except BridgeError as exc:
+            problems.append(f"mappings ({name}): {exc}")
+    return problems

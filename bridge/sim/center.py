@@ -34,7 +34,7 @@ from bridge.sim.base import (
     soap_fault,
     soap_response,
 )
-from bridge.sim.seed import BUREAU, MATTERS, Seed
+from bridge.sim.seed import BUREAU, FORESTRY, MATTERS_BY_CODE, Seed
 from bridge.xmlutil import local, parse_xml
 
 CENTER_NS = "urn:zwfw:center:approve:1"
@@ -832,8 +832,17 @@ class CenterSimulator(Simulator):
         return {"cases": numbers}
 
     def file_window_case(self, given: dict[str, Any]) -> dict[str, str]:
-        """File a case accepted at the window; missing fields come from the seed."""
-        application = {**self._seed.window_case(self.clock.local_naive())}
+        """File a case accepted at the window; missing fields come from the seed.
+
+        The department is ``SLBMZZJGDM`` (or ``department``), hbj's by default;
+        the forestry bureau's gets one of its matters.
+        """
+        given = dict(given)
+        named = given.pop("department", "") or given.pop("SLBMZZJGDM", "")
+        department = code(str(named or ""))
+        forestry = department == FORESTRY["credit_code"]
+        seeded = self._seed.window_case(self.clock.local_naive(), forestry=forestry)
+        application = {**seeded, **({"SLBMMC": FORESTRY["name"]} if forestry else {})}
         application.update({key: clean(str(text)) for key, text in given.items()})
         for tag in TIME_TAGS & set(application):
             application[tag] = normalise_time(application[tag])
@@ -841,7 +850,7 @@ class CenterSimulator(Simulator):
 
         with self.state.tx():
             number = self._next_number()
-            case = self._new_case(number, sxbm, "", "0", application, "")
+            case = self._new_case(number, sxbm, "", "0", application, department)
             case.acceptance = self._window_acceptance(case, application)
             self._insert_case(case)
         log.info("center.case_filed", case=number, matter=sxbm)
@@ -938,7 +947,7 @@ def _other_blocks(doc: etree._Element) -> list[str]:
 
 
 def _matter(sxbm: str) -> dict[str, Any]:
-    return next((matter for matter in MATTERS if matter["code"] == sxbm), {})
+    return MATTERS_BY_CODE.get(sxbm, {})
 
 
 def _page_size(raw: str) -> int:

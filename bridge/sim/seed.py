@@ -121,7 +121,40 @@ MATTERS: list[dict[str, Any]] = [
     },
 ]
 
-MATTERS_BY_CODE: dict[str, dict[str, Any]] = {m["code"]: m for m in MATTERS}
+#: the forestry bureau's matters (lyj), filed at the window with its department
+FORESTRY_MATTERS: list[dict[str, Any]] = [
+    {
+        "code": "370999101",
+        "name": "林木采伐许可证核发",
+        "promised_days": 10,
+        "statutory_days": 20,
+        "unit": "working",
+        "template": "LYJ_SX01",
+        "materials": ["林木采伐申请书", "林权证明", "伐区调查设计"],
+    },
+    {
+        "code": "370999102",
+        "name": "建设项目使用林地审核",
+        "promised_days": 15,
+        "statutory_days": 20,
+        "unit": "working",
+        "template": "LYJ_SX02",
+        "materials": ["使用林地申请表", "使用林地可行性报告"],
+    },
+    {
+        "code": "370999103",
+        "name": "林草种子生产经营许可证核发",
+        "promised_days": 12,
+        "statutory_days": 20,
+        "unit": "working",
+        "template": "LYJ_SX03",
+        "materials": ["种子生产经营许可申请表", "检验仪器设备清单"],
+    },
+]
+
+MATTERS_BY_CODE: dict[str, dict[str, Any]] = {
+    m["code"]: m for m in [*MATTERS, *FORESTRY_MATTERS]
+}
 
 BUREAU: dict[str, str] = {
     "name": "市生态环境局",
@@ -129,6 +162,14 @@ BUREAU: dict[str, str] = {
     "credit_code": _credit_code("11", "MB000017"),
     "region": REGION + "000000",
     "department": "行政审批科",
+}
+
+#: the forestry bureau (lyj), a department of its own at the center
+FORESTRY: dict[str, str] = {
+    "name": "市林业局",
+    "short": "lyj",
+    "credit_code": "11370999MB0000254T",
+    "region": REGION + "000000",
 }
 
 _SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
@@ -242,9 +283,12 @@ class Seed:
             "mobile": org["mobile"],
         }
 
-    def window_case(self, now: datetime | None = None) -> dict[str, str]:
-        """A window case application, keyed by SPSHENQIN tag names."""
-        matter = self.matter()
+    def window_case(
+        self, now: datetime | None = None, forestry: bool = False
+    ) -> dict[str, str]:
+        """A window case application, keyed by SPSHENQIN tag names (with
+        ``forestry``, of one of the forestry bureau's matters)."""
+        matter = self.random.choice(FORESTRY_MATTERS) if forestry else self.matter()
         applicant = self.applicant()
         person = applicant["kind"] == "person"
         return {
