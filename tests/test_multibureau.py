@@ -201,3 +201,41 @@ def test_reconcile_reads_each_bureau_at_its_own_oa(flow: Flow) -> None:
     assert result.counts()[FORESTRY]["center_completed"] == 3
     assert result.counts()[FORESTRY]["oa_finished"] == 3
     assert result.counts()["hbj"]["portal"] == 4
+
+
+def test_center_only_bureau_is_polled_not_launched(tmp_path: Path) -> None:
+    """A bureau without an OA gets a center poll of its own and no sweep; its
+    window case is recorded for it and nothing is sent anywhere."""
+    from bridge.engine.bridge import Bridge
+    from bridge.engine.poll import poll_center
+    from bridge.sim.admin import SimAdmin
+    from bridge.sim.runner import start_simulator
+    from bridge.store.schema import deliveries
+
+    center = start_simulator("center", tmp_path / "center.sqlite")
+    try:
+        number = SimAdmin(center.url).post(
+            "cases", {"department": "11370999MB0000334E", "SXBM": "370999201",
+                      "SXMC": "营业性演出审批"}
+        )["SBLSH_SHORT"]
+        config = config_from_dict({
+            "bridge": {"bureau": "hbj", "store": f"sqlite:///{tmp_path / 'b.sqlite'}"},
+            "center": {"url": center.url, "secret": "bridge-secret"},
+            "bureaus": {"whj": {"department_code": "11370999MB0000334E"}},
+        })
+        bridge = Bridge(config)
+        routed = poll_center(bridge.rt, "whj")
+        primary = poll_center(bridge.rt)
+        with bridge.rt.store.begin() as conn:
+            rows = list(conn.execute(select(cases.c.bureau, cases.c.case_number)))
+            sent = list(conn.execute(select(deliveries.c.id)))
+        names = set(bridge.jobs())
+        bridge.close()
+    finally:
+        center.stop()
+
+    assert (routed, primary) == (1, 0)
+    assert [(row.bureau, row.case_number) for row in rows] == [("whj", number)]
+    assert sent == []
+    assert "poll_center:whj" in names
+    assert not any(name.startswith("sweep_oa:") for name in names)
