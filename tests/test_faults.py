@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bridge.sim.admin import SimAdmin
+from bridge.store import open_store
+from bridge.store.schema import audit_log
 from tests.bridgerun import Flow
 from tests.counts import report
 from tests.test_e2e import assert_each_case_once as assert_exactly_once
@@ -42,6 +45,18 @@ def fault_rules(total_rate: float) -> list[dict[str, Any]]:
     return [{"operation": "*", "rate": each, **kind} for kind in KINDS]
 
 
+def failed_attempts_audited(flow: Flow) -> int:
+    """How many failed attempts the audit log records, each naming its try."""
+    store = open_store(f"sqlite:///{flow.root / 'govbridge.sqlite'}")
+    with store.begin() as conn:
+        details = conn.execute(
+            select(audit_log.c.detail).where(audit_log.c.outcome == "failed")
+        ).scalars().all()
+    store.dispose()
+    assert all(detail.startswith("attempt ") for detail in details)
+    return len(details)
+
+
 def run_with_faults(root: Path, online: int, window: int, rate: float) -> Flow:
     flow = Flow.start(root, step_seconds=0.05, overrides=FAST)
     for sim in flow.sims.all():
@@ -71,6 +86,7 @@ def test_thirty_percent_transient_faults_deliver_every_case_once(
         assert finished, counts
         assert counts["lost"] == 0 and counts["duplicates"] == 0
         assert_exactly_once(flow)
+        assert failed_attempts_audited(flow) > 0
     finally:
         flow.close()
 

@@ -3,6 +3,7 @@ health and metrics while it runs, SIGHUP reloads only a valid configuration."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import socket
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from bridge.sim.admin import SimAdmin
 from bridge.store import open_store
-from bridge.store.schema import deliveries
+from bridge.store.schema import audit_log, deliveries
 from tests.bridgerun import Flow, duplicates, write_counts
 from tests.test_e2e import assert_each_case_once
 
@@ -148,8 +149,27 @@ def test_sighup_applies_only_a_valid_configuration(tmp_path: Path) -> None:
         assert _answers(url)
         assert process.poll() is None
         assert flow.stop() == 0
+        changes = _configuration_audit(flow)
+        assert [outcome for outcome, _ in changes] == ["loaded", "refused", "changed"]
+        assert "poll.intervall: unknown setting" in changes[1][1]
+        digest = hashlib.sha256(flow.config_path.read_bytes()).hexdigest()[:16]
+        assert f"config={digest}" in changes[2][1]
+        assert "hbj/oa.yaml=" in changes[0][1]
     finally:
         flow.close()
+
+
+def _configuration_audit(flow: Flow) -> list[tuple[str, str]]:
+    """The audit entries of configuration loads and changes, in order."""
+    store = open_store(f"sqlite:///{flow.root / 'govbridge.sqlite'}")
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(audit_log.c.outcome, audit_log.c.detail)
+            .where(audit_log.c.operation == "configuration")
+            .order_by(audit_log.c.id)
+        ).all()
+    store.dispose()
+    return [(row.outcome, row.detail or "") for row in rows]
 
 
 def _answers(url: str) -> bool:

@@ -9,6 +9,7 @@ re-reads the configuration and mappings and applies them only when valid.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -215,6 +216,7 @@ class Bridge:
 
         scheduler = self._schedule()
         health = HealthServer.start(self)
+        self._audit_configuration("loaded")
         log.info("bridge.started", bureau=self.rt.config.bureau,
                  bureaus=",".join(self.rt.bureaus), store=_safe_url(self),
                  holder=self.holder, health=health.address if health else None)
@@ -266,6 +268,7 @@ class Bridge:
             config, mapping, further_mappings = self._load_valid()
         except BridgeError as exc:
             log.error("bridge.reload_refused", error=str(exc), **exc.context())
+            self._audit_configuration("refused", str(exc))
             return False
         self.rt.config = config
         self.rt.mapping = mapping
@@ -277,7 +280,29 @@ class Bridge:
             for name, seconds in self.intervals().items():
                 scheduler.reschedule_job(name, trigger="interval", seconds=seconds)
         log.info("bridge.reloaded", bureau=config.bureau)
+        self._audit_configuration("changed")
         return True
+
+    def _audit_configuration(self, outcome: str, detail: str = "") -> None:
+        """An audit entry naming the configuration and mapping files in force
+        (or refused), each with its SHA-256, so an auditor sees what changed."""
+        files: dict[str, Path] = {}
+        if self.config_path:
+            files["config"] = Path(self.config_path)
+        for bureau in self.rt.bureaus:
+            for path in sorted((self.rt.config.mappings_dir / bureau).glob("*.yaml")):
+                files[f"{bureau}/{path.name}"] = path
+        digests = "; ".join(
+            f"{label}={hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+            for label, path in files.items()
+            if path.is_file()
+        )
+        with self.rt.store.begin() as conn:
+            self.rt.store.audit(
+                conn, system="bridge", operation="configuration", outcome=outcome,
+                record_key=str(self.config_path or "defaults"),
+                detail=" ".join(filter(None, [detail, digests])),
+            )
 
     def _load_valid(self) -> tuple[Config, Any, dict[str, Any]]:
         from bridge.mapping import load_bureau

@@ -384,6 +384,15 @@ class Deliverer:
                 conn, job, last_error=str(error), claim_until=None,
                 next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
             )
+            self.rt.store.audit(
+                conn,
+                system=job.target,
+                operation=job.operation,
+                outcome="failed",
+                case_number=job.case_number,
+                record_key=job.filing_id or job.case_number,
+                detail=f"attempt {job.attempts}, retry in {backoff:.1f} s: {error}",
+            )
         self._count(job, "retried")
         metrics.retries.labels(job.target).inc()
         log.warning("delivery.retry", target=job.target, operation=job.operation,
