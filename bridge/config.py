@@ -86,6 +86,8 @@ class DeliveryConfig:
     max_age_seconds: float = 86400.0
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
+    #: how long a step waits for its predecessor before it is sent anyway
+    order_wait_seconds: float = 300.0
 
 
 @dataclass

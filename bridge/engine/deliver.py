@@ -46,6 +46,10 @@ class NotReady(Exception):
     """The delivery waits for something another delivery provides."""
 
 
+class Stale(Exception):
+    """The event is older than the state the target already has: not sent."""
+
+
 @dataclass
 class Outcome:
     """What a delivered write produced, committed with its done mark."""
@@ -315,6 +319,9 @@ class Deliverer:
         except NotReady:
             self._postpone(job, seconds=0.5, count_attempt=False)
             return False
+        except Stale as reason:
+            self._stale(job, str(reason))
+            return False
         except TransientError as exc:
             self._failed(job, exc)
             return False
@@ -398,6 +405,24 @@ class Deliverer:
         log.warning("delivery.retry", target=job.target, operation=job.operation,
                     case=job.case_number, attempts=job.attempts, error=str(error),
                     retry_in_s=round(backoff, 2))
+
+    def _stale(self, job: Job, reason: str) -> None:
+        """Record an event the target has outgrown; it is never sent."""
+        with self.rt.store.begin() as conn:
+            self._fenced_update(
+                conn, job, status="stale", last_error=reason, claim_until=None
+            )
+            self.rt.store.audit(
+                conn,
+                system=job.target,
+                operation=job.operation,
+                outcome="stale",
+                case_number=job.case_number,
+                record_key=job.filing_id or job.case_number,
+                detail=reason,
+            )
+        log.info("delivery.stale", target=job.target, operation=job.operation,
+                 case=job.case_number, reason=reason)
 
     def _dead(self, job: Job, error: BridgeError) -> None:
         key = job.case_number or job.filing_id or str(job.case_id)
@@ -508,7 +533,41 @@ def center_accept(rt: Runtime, job: Job) -> Outcome:
     return Outcome(outcome.value, {"state": "accepted"})
 
 
+def _in_order(rt: Runtime, job: Job) -> None:
+    """Keep a case's steps in order at a target.
+
+    A step for a case whose completion (or withdrawal) the target already has
+    is stale. A step whose predecessor has not been seen yet waits for it, up
+    to ``delivery.order_wait_seconds``, and is then sent anyway.
+    """
+    seq = int(get(job.payload, "seq"))
+    with rt.store.begin() as conn:
+        ended = conn.execute(
+            select(deliveries.c.operation).where(
+                deliveries.c.case_id == job.case_id,
+                deliveries.c.target == job.target,
+                deliveries.c.operation.in_(("finish", "withdraw")),
+                deliveries.c.status == "done",
+            )
+        ).first()
+        before = conn.execute(
+            select(deliveries.c.id).where(
+                deliveries.c.dedupe_key
+                == f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
+            )
+        ).first()
+    if ended is not None:
+        raise Stale(f"step {seq} arrived after the case's {ended.operation}")
+    waited = (datetime.now(UTC) - job.created_at).total_seconds()
+    if seq > 1 and before is None:
+        if waited < rt.config.delivery.order_wait_seconds:
+            raise NotReady
+        log.warning("delivery.predecessor_missing", target=job.target,
+                    case=job.case_number, seq=seq, waited_s=round(waited))
+
+
 def center_step(rt: Runtime, job: Job) -> Outcome:
+    _in_order(rt, job)
     seq = get(job.payload, "seq")
     path = f".//GDBSSPCL[normalize-space(SPHJXH)='{int(seq)}']"
     if job.retrying and _center_holds(rt, job, path):
@@ -593,6 +652,7 @@ def _upload_attachments(rt: Runtime, job: Job) -> list[int]:
 
 
 def portal_progress(rt: Runtime, job: Job) -> Outcome:
+    _in_order(rt, job)
     message = _mapping(rt, job).outbound("portal", "progress", _docs(job, "stepEvent"))
     return Outcome(rt.portal.post_progress(message.params).value)
 
