@@ -129,7 +129,8 @@ class Flow:
                 return True
             if self.process is not None and self.process.poll() is not None:
                 return False
-            time.sleep(0.5)
+            # reading a large state is work for the simulators: look less often
+            time.sleep(max(0.5, len(self.cases) / 500))
         return False
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import requests
 class SimAdmin:
     """Talks to one simulator's ``/admin/`` routes."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
