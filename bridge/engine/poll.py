@@ -293,14 +293,12 @@ def handle_window_case(
 
 
 def _department_elsewhere(rt: Runtime, served: Bureau, department: str) -> bool:
-    """A case of another department: a poll without a department code lists
-    every department's cases, those of the further bureaus included."""
-    if not department:
-        return False
-    if served.department_code:
-        return department != served.department_code
-    return any(other.department_code == department
-               for other in rt.bureaus.values() if other is not served)
+    """A case of another served bureau's department: a poll without a
+    department code lists every department's cases, theirs included."""
+    return bool(department) and any(
+        other.department_code == department
+        for other in rt.bureaus.values() if other is not served
+    )
 
 
 def poll_center(rt: Runtime, bureau: str | None = None) -> int:
