@@ -185,3 +185,32 @@ def test_demo_cases_are_numbered_by_the_center(finished_flow: Flow) -> None:
         number = snap.number(case)
         assert number is not None and len(number) == 13 and number.isdigit()
         assert snap.publications[number]["filingNo"] == case.key
+
+
+def test_audit_log_shows_each_step_of_an_exchange(finished_flow: Flow) -> None:
+    """For every online filing the audit log holds, in order, its mapping, its
+    validation, its routing and its registration at the center."""
+    store = open_store(f"sqlite:///{finished_flow.root / 'govbridge.sqlite'}")
+    online = [c.key for c in finished_flow.cases if c.channel == "online"]
+
+    with store.begin() as conn:
+        trails = {
+            key: [
+                (row.system, row.outcome)
+                for row in conn.execute(
+                    select(audit_log.c.system, audit_log.c.outcome)
+                    .where(audit_log.c.record_key == key)
+                    .order_by(audit_log.c.id)
+                )
+            ]
+            for key in online
+        }
+    store.dispose()
+
+    for key, trail in trails.items():
+        assert trail[:4] == [
+            ("portal", "mapped"),
+            ("portal", "validated"),
+            ("portal", "routed"),
+            ("center", "delivered"),
+        ], key

@@ -153,6 +153,32 @@ def _mapped(
     return docs
 
 
+def audit_mapped(
+    rt: Runtime,
+    conn: Connection,
+    system: str,
+    key: str,
+    docs: dict[str, list[etree._Element]],
+    case_number: str | None = None,
+) -> None:
+    """Two audit entries for a record taken in: what the mapping made of it,
+    and that each document passed the interchange schema (with its digest)."""
+    made = [(name, doc) for name, found in docs.items() for doc in found]
+    if not made:
+        return
+    rt.store.audit(
+        conn, system=system, operation="map", outcome="mapped", record_key=key,
+        case_number=case_number,
+        detail=", ".join(f"{name} {get(doc, 'seq')}".strip() for name, doc in made),
+    )
+    rt.store.audit(
+        conn, system=system, operation="validate", outcome="validated",
+        record_key=key, case_number=case_number,
+        payload_digest=digest(made[0][1]),
+        detail=f"{len(made)} document(s) valid against the interchange schema",
+    )
+
+
 def _mapped_case(
     rt: Runtime, system: str, kind: str, record: etree._Element, key: str,
     bureau: Bureau | None = None,
@@ -171,6 +197,7 @@ def handle_filing(
     """Route a filing: register and accept it at the center, launch its flow;
     or carry the applicant's withdrawal of it to the center and the OA."""
     docs = _mapped(rt, "portal", "filing", record, key)
+    audit_mapped(rt, conn, "portal", key, docs)
     if docs.get("withdrawal"):
         return withdraw(rt, conn, docs["withdrawal"][0], key)
     case = (docs.get("case") or [None])[0]
@@ -272,6 +299,7 @@ def handle_window_case(
     case = _mapped_case(rt, "center", "windowCase", record, key, served)
     if case is None:
         return "ignored"
+    audit_mapped(rt, conn, served.source("center"), key, {"case": [case]}, key)
     case_id = add_case(
         conn,
         bureau=served.name,
@@ -447,6 +475,7 @@ def _sweep_flow(rt: Runtime, row: Any, served: Bureau) -> int:
             for target, operation, dedupe, payload in events
         )
         if routed:
+            audit_mapped(rt, conn, system, key, docs, row.case_number)
             rt.store.audit(conn, system=system, operation="sweep", outcome="routed",
                            case_number=row.case_number, record_key=key,
                            detail=f"{routed} new events")
