@@ -23,7 +23,9 @@ CHINESE_TIME = "2024年03月04日 09:10:00"
 def govbridge(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -33,7 +35,9 @@ def allow_chinese_dates(mapping_file: Path) -> None:
     old = 'date: ["yyyy-MM-dd HH:mm:ss",'
     assert old in text
     mapping_file.write_text(
-        text.replace(old, 'date: ["yyyy年MM月dd日 HH:mm:ss", "yyyy-MM-dd HH:mm:ss",', 1),
+        text.replace(
+            old, 'date: ["yyyy年MM月dd日 HH:mm:ss", "yyyy-MM-dd HH:mm:ss",', 1
+        ),
         encoding="utf-8",
     )
 
@@ -44,7 +48,9 @@ def test_replay_after_the_mapping_is_fixed_delivers_once(tmp_path: Path) -> None
     routes it and it reaches every system once; the replay is audited."""
     mappings = tmp_path / "mappings"
     shutil.copytree(mappings_dir(), mappings)
-    flow = Flow.start(tmp_path / "run", overrides={"bridge": {"mappings_dir": str(mappings)}})
+    flow = Flow.start(
+        tmp_path / "run", overrides={"bridge": {"mappings_dir": str(mappings)}}
+    )
     try:
         flow.file(online=1, window=0)
         bad = SimAdmin(flow.sims.portal.url).post(
@@ -59,18 +65,44 @@ def test_replay_after_the_mapping_is_fixed_delivers_once(tmp_path: Path) -> None
             line.split()[0] for line in listed.stdout.splitlines() if bad in line
         )
         shown = govbridge("dlq", "show", letter_id, "--config", config)
-        still = govbridge("dlq", "replay", letter_id, "--dry-run", "--reason", "try",
-                          "--config", config)
+        still = govbridge(
+            "dlq",
+            "replay",
+            letter_id,
+            "--dry-run",
+            "--reason",
+            "try",
+            "--config",
+            config,
+        )
         allow_chinese_dates(mappings / "hbj" / "portal.yaml")
-        dry = govbridge("dlq", "replay", letter_id, "--dry-run", "--reason", "check",
-                        "--config", config)
-        done = govbridge("dlq", "replay", letter_id, "--reason", "date format added",
-                         "--operator", "auditor-li", "--config", config)
+        dry = govbridge(
+            "dlq",
+            "replay",
+            letter_id,
+            "--dry-run",
+            "--reason",
+            "check",
+            "--config",
+            config,
+        )
+        done = govbridge(
+            "dlq",
+            "replay",
+            letter_id,
+            "--reason",
+            "date format added",
+            "--operator",
+            "auditor-li",
+            "--config",
+            config,
+        )
         flow.cases.append(DemoCase("online", bad))
         finished = flow.wait_finished(timeout=60)
         flow.stop()
-        again = govbridge("dlq", "replay", letter_id, "--reason", "twice",
-                          "--config", config)
+        again = govbridge(
+            "dlq", "replay", letter_id, "--reason", "twice", "--config", config
+        )
 
         assert "submitTime" in shown.stdout and "portal" in shown.stdout
         assert still.returncode == 1 and "still fails" in still.stdout
@@ -85,9 +117,13 @@ def test_replay_after_the_mapping_is_fixed_delivers_once(tmp_path: Path) -> None
         assert counts["portal.publishResult"][number] == 1
         store = open_store(f"sqlite:///{flow.root / 'govbridge.sqlite'}")
         with store.begin() as conn:
-            replays = conn.execute(
-                select(audit_log.c.detail).where(audit_log.c.outcome == "replayed")
-            ).scalars().all()
+            replays = (
+                conn.execute(
+                    select(audit_log.c.detail).where(audit_log.c.outcome == "replayed")
+                )
+                .scalars()
+                .all()
+            )
         store.dispose()
         assert len(replays) == 1
         assert "auditor-li" in replays[0] and "date format added" in replays[0]

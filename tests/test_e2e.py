@@ -49,9 +49,7 @@ def finished_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     """One uninterrupted run of 4 online and 4 window cases plus one bad filing."""
     flow = Flow.start(tmp_path_factory.mktemp("e2e"))
     flow.file(online=4, window=4)
-    bad = SimAdmin(flow.sims.portal.url).post(
-        "filings", {"submitTime": "上周三下午"}
-    )
+    bad = SimAdmin(flow.sims.portal.url).post("filings", {"submitTime": "上周三下午"})
     flow.spawn()
     finished = flow.wait_finished(timeout=90)
     flow.stop()

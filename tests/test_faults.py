@@ -23,10 +23,18 @@ FAST = {
     "center": {"timeout": 0.3, "deadline": 0.8},
     "oa": {"timeout": 0.3, "deadline": 0.8},
     "portal": {"timeout": 0.3, "deadline": 0.8},
-    "delivery": {"workers": 32, "backoff_base_seconds": 0.1, "backoff_max_seconds": 1.0,
-                 "max_attempts": 60},
-    "poll": {"interval_seconds": 0.3, "sweep_interval_seconds": 0.3,
-             "sweep_batch": 200, "page_size": 50},
+    "delivery": {
+        "workers": 32,
+        "backoff_base_seconds": 0.1,
+        "backoff_max_seconds": 1.0,
+        "max_attempts": 60,
+    },
+    "poll": {
+        "interval_seconds": 0.3,
+        "sweep_interval_seconds": 0.3,
+        "sweep_batch": 200,
+        "page_size": 50,
+    },
 }
 
 KINDS = [
@@ -49,9 +57,13 @@ def failed_attempts_audited(flow: Flow) -> int:
     """How many failed attempts the audit log records, each naming its try."""
     store = open_store(f"sqlite:///{flow.root / 'govbridge.sqlite'}")
     with store.begin() as conn:
-        details = conn.execute(
-            select(audit_log.c.detail).where(audit_log.c.outcome == "failed")
-        ).scalars().all()
+        details = (
+            conn.execute(
+                select(audit_log.c.detail).where(audit_log.c.outcome == "failed")
+            )
+            .scalars()
+            .all()
+        )
     store.dispose()
     assert all(detail.startswith("attempt ") for detail in details)
     return len(details)
@@ -64,8 +76,6 @@ def run_with_faults(root: Path, online: int, window: int, rate: float) -> Flow:
     flow.file(online=online, window=window)
     flow.spawn()
     return flow
-
-
 
 
 def test_thirty_percent_transient_faults_deliver_every_case_once(

@@ -76,7 +76,7 @@ def test_there_is_a_sample_for_every_kind(hbj: BureauMapping) -> None:
         sampled.add((meta["system"], meta["direction"], meta["kind"]))
 
     assert kinds - sampled == set()
-    assert len(kinds) == 13
+    assert len(kinds) == 15
 
 
 def test_withdrawn_filing_yields_a_withdrawal(hbj: BureauMapping) -> None:

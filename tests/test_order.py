@@ -21,11 +21,15 @@ from tests.bridgerun import Flow, write_counts
 
 def _step_payload(bridge: Bridge, case_id: int) -> etree._Element:
     with bridge.rt.store.begin() as conn:
-        xml = conn.execute(
-            select(deliveries.c.payload_xml).where(
-                deliveries.c.case_id == case_id, deliveries.c.operation == "step"
+        xml = (
+            conn.execute(
+                select(deliveries.c.payload_xml).where(
+                    deliveries.c.case_id == case_id, deliveries.c.operation == "step"
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
     return etree.fromstring(xml.encode("utf-8"))
 
 
@@ -35,9 +39,11 @@ def _set(doc: etree._Element, name: str, value: str) -> None:
 
 def _status(bridge: Bridge, key: str) -> str:
     with bridge.rt.store.begin() as conn:
-        return str(conn.execute(
-            select(deliveries.c.status).where(deliveries.c.dedupe_key == key)
-        ).scalar_one())
+        return str(
+            conn.execute(
+                select(deliveries.c.status).where(deliveries.c.dedupe_key == key)
+            ).scalar_one()
+        )
 
 
 def test_stale_step_is_recorded_and_not_sent(tmp_path: Path) -> None:
@@ -59,15 +65,25 @@ def test_stale_step_is_recorded_and_not_sent(tmp_path: Path) -> None:
         late = _step_payload(bridge, case_id)
         _set(late, "seq", "99")
         with bridge.rt.store.begin() as conn:
-            enqueue(conn, case_id, "center", "step", f"center:step:{case_id}:99",
-                    etree.tostring(late, encoding="unicode"))
+            enqueue(
+                conn,
+                case_id,
+                "center",
+                "step",
+                f"center:step:{case_id}:99",
+                etree.tostring(late, encoding="unicode"),
+            )
         bridge.run_once()
 
         status = _status(bridge, f"center:step:{case_id}:99")
         with bridge.rt.store.begin() as conn:
-            stale = conn.execute(
-                select(audit_log.c.detail).where(audit_log.c.outcome == "stale")
-            ).scalars().all()
+            stale = (
+                conn.execute(
+                    select(audit_log.c.detail).where(audit_log.c.outcome == "stale")
+                )
+                .scalars()
+                .all()
+            )
     finally:
         bridge.close()
     after = write_counts(flow.sims)["center.receiveCourseInfo"][case.key]
@@ -92,7 +108,9 @@ def test_step_waits_for_its_predecessor_up_to_the_bound(tmp_path: Path) -> None:
             time.sleep(0.1)
         with bridge.rt.store.begin() as conn:
             row = conn.execute(
-                select(cases.c.id, cases.c.flow_id).where(cases.c.case_number == case.key)
+                select(cases.c.id, cases.c.flow_id).where(
+                    cases.c.case_number == case.key
+                )
             ).one()
         step = etree.fromstring(
             f'<stepEvent xmlns="{NS}"><caseNumber>{case.key}</caseNumber>'
@@ -103,8 +121,14 @@ def test_step_waits_for_its_predecessor_up_to_the_bound(tmp_path: Path) -> None:
         )
         key = f"center:step:{row.id}:2"
         with bridge.rt.store.begin() as conn:
-            enqueue(conn, row.id, "center", "step", key,
-                    etree.tostring(step, encoding="unicode"))
+            enqueue(
+                conn,
+                row.id,
+                "center",
+                "step",
+                key,
+                etree.tostring(step, encoding="unicode"),
+            )
         bridge.run_once()
         held = _status(bridge, key)
         steps_held = len(flow.snapshot().center_by_number[case.key]["steps"])

@@ -16,9 +16,20 @@ def test_demo_runs_from_the_built_wheel(tmp_path: Path) -> None:
     """A wheel built from the project, unpacked elsewhere, runs the demo with its
     own copies of the schemas, the mappings and the configuration."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-         "-w", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next((tmp_path / "dist").glob("govbridge-*.whl"))
     site = tmp_path / "site"
@@ -28,9 +39,23 @@ def test_demo_runs_from_the_built_wheel(tmp_path: Path) -> None:
     work.mkdir()
 
     demo = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "demo", "--online", "1", "--window", "1",
-         "--state", str(work / "var")],
-        cwd=work, env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "demo",
+            "--online",
+            "1",
+            "--window",
+            "1",
+            "--state",
+            str(work / "var"),
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
     assert (site / "bridge" / "data" / "mappings" / "hbj" / "oa.yaml").is_file()

@@ -54,8 +54,10 @@ def test_expert_review_pause_reaches_the_center_once(tmp_path: Path) -> None:
         assert len(held["suspensions"]) == 1
         suspension = held["suspensions"][0]
         assert str(suspension["XH"]) == str(paused[0])
-        assert suspension.get("end") or suspension.get("TBCXJSRQ") or suspension.get(
-            "finish"
+        assert (
+            suspension.get("end")
+            or suspension.get("TBCXJSRQ")
+            or suspension.get("finish")
         ), suspension
         assert len(held["steps"]) == len(record)
     assert all(n == 2 for n in counts["center.getSuspendInfo"].values())

@@ -35,8 +35,17 @@ def _show(args: argparse.Namespace) -> int:
     from bridge.engine.replay import get_letter
 
     letter = get_letter(_runtime(args), args.id)
-    for key in ("id", "created_at", "replayed_at", "system", "operation",
-                "record_key", "field", "error_class", "delivery_id"):
+    for key in (
+        "id",
+        "created_at",
+        "replayed_at",
+        "system",
+        "operation",
+        "record_key",
+        "field",
+        "error_class",
+        "delivery_id",
+    ):
         print(f"{key:12} {getattr(letter, key)}")
     print(f"{'reason':12} {mask_text(letter.reason)}")
     print("payload:")
@@ -50,8 +59,13 @@ def _replay(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     failed = 0
     for letter_id in args.ids:
-        result = replay(rt, letter_id, reason=args.reason, operator=args.operator,
-                        dry_run=args.dry_run)
+        result = replay(
+            rt,
+            letter_id,
+            reason=args.reason,
+            operator=args.operator,
+            dry_run=args.dry_run,
+        )
         verb = "would be " + result.action if args.dry_run else result.action
         print(f"dead letter {letter_id}: {verb if result.ok else 'not replayed'}")
         for line in result.lines:
@@ -66,21 +80,27 @@ def register(commands: Any) -> None:
     dlq = commands.add_parser("dlq", help="list, show and replay dead letters")
     actions = dlq.add_subparsers(dest="action", required=True)
 
-    listing = actions.add_parser("list", parents=[common],
-                                 help="dead letters waiting for a replay")
+    listing = actions.add_parser(
+        "list", parents=[common], help="dead letters waiting for a replay"
+    )
     listing.add_argument("--all", action="store_true", help="include replayed ones")
     listing.set_defaults(func=_list)
 
-    show = actions.add_parser("show", parents=[common],
-                              help="one dead letter with its payload")
+    show = actions.add_parser(
+        "show", parents=[common], help="one dead letter with its payload"
+    )
     show.add_argument("id", type=int)
     show.set_defaults(func=_show)
 
-    again = actions.add_parser("replay", parents=[common],
-                               help="run dead letters again")
+    again = actions.add_parser(
+        "replay", parents=[common], help="run dead letters again"
+    )
     again.add_argument("ids", type=int, nargs="+")
     again.add_argument("--reason", required=True, help="why (kept in the audit log)")
     again.add_argument("--operator", default=getpass.getuser(), help="who replays")
-    again.add_argument("--dry-run", action="store_true",
-                       help="print what would be sent and to whom, change nothing")
+    again.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be sent and to whom, change nothing",
+    )
     again.set_defaults(func=_replay)

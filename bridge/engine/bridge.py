@@ -37,8 +37,11 @@ from bridge.store.leases import Leases, holder_id
 log = structlog.get_logger()
 
 #: lease name and source label of each singleton job
-LEASED = {"poll_portal": "poll:portal", "poll_center": "poll:center",
-          "sweep_oa": "sweep:oa"}
+LEASED = {
+    "poll_portal": "poll:portal",
+    "poll_center": "poll:center",
+    "sweep_oa": "sweep:oa",
+}
 
 #: time kept back from the grace period to release leases and claims
 RELEASE_MARGIN_SECONDS = 1.0
@@ -98,7 +101,9 @@ class Bridge:
 
         return run
 
-    def _leased(self, lease: str, job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
+    def _leased(
+        self, lease: str, job: Callable[[Runtime], int]
+    ) -> Callable[[Runtime], int]:
         """Run ``job`` only under the lease, its writes fenced by the token."""
         source = lease.split(":", 1)[1]
 
@@ -164,20 +169,30 @@ class Bridge:
             "deliver": self.rt.config.delivery.interval_seconds,
         }
         for name in self._bureau_jobs():
-            intervals[name] = sweep if name.startswith("sweep") else poll.interval_seconds
+            intervals[name] = (
+                sweep if name.startswith("sweep") else poll.interval_seconds
+            )
         return intervals
 
     def _schedule(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": 30,
+            }
         )
         intervals = self.intervals()
         jobs = self.jobs()
         jobs["deliver"] = lambda rt: self.deliver(rt, wait=False)
         for name, job in jobs.items():
             scheduler.add_job(
-                self._guarded(name, job), "interval", seconds=intervals[name],
-                id=name, name=name, next_run_time=None,
+                self._guarded(name, job),
+                "interval",
+                seconds=intervals[name],
+                id=name,
+                name=name,
+                next_run_time=None,
             )
         self._schedule_daily(scheduler)
         scheduler.start()
@@ -188,12 +203,18 @@ class Bridge:
 
     def _schedule_daily(self, scheduler: BackgroundScheduler) -> None:
         """Retention and reconciliation once a day, by one instance (a lease each)."""
-        hour, minute = (int(part) for part in self.rt.config.service.daily_at.split(":"))
+        hour, minute = (
+            int(part) for part in self.rt.config.service.daily_at.split(":")
+        )
         for name, job in (("retention", _retention), ("reconcile", _reconcile)):
             scheduler.add_job(
-                self._guarded(name, self._once_a_day(f"daily:{name}", job)), "cron",
-                hour=hour, minute=minute, timezone=self.rt.config.zone,
-                id=name, name=name,
+                self._guarded(name, self._once_a_day(f"daily:{name}", job)),
+                "cron",
+                hour=hour,
+                minute=minute,
+                timezone=self.rt.config.zone,
+                id=name,
+                name=name,
             )
 
     def _once_a_day(
@@ -217,9 +238,14 @@ class Bridge:
         scheduler = self._schedule()
         health = HealthServer.start(self)
         self._audit_configuration("loaded")
-        log.info("bridge.started", bureau=self.rt.config.bureau,
-                 bureaus=",".join(self.rt.bureaus), store=_safe_url(self),
-                 holder=self.holder, health=health.address if health else None)
+        log.info(
+            "bridge.started",
+            bureau=self.rt.config.bureau,
+            bureaus=",".join(self.rt.bureaus),
+            store=_safe_url(self),
+            holder=self.holder,
+            health=health.address if health else None,
+        )
         while not stop.wait(0.1):
             if reload is not None and reload.is_set():
                 reload.clear()
@@ -239,8 +265,11 @@ class Bridge:
         if health is not None:
             health.stop()
         if not idle:
-            log.warning("bridge.abandoned", reason="grace period over",
-                        note="claims released; the next attempt reads the target back")
+            log.warning(
+                "bridge.abandoned",
+                reason="grace period over",
+                note="claims released; the next attempt reads the target back",
+            )
             logging.shutdown()
             os._exit(0)
         self.close()
@@ -299,7 +328,10 @@ class Bridge:
         )
         with self.rt.store.begin() as conn:
             self.rt.store.audit(
-                conn, system="bridge", operation="configuration", outcome=outcome,
+                conn,
+                system="bridge",
+                operation="configuration",
+                outcome=outcome,
                 record_key=str(self.config_path or "defaults"),
                 detail=" ".join(filter(None, [detail, digests])),
             )
@@ -312,14 +344,18 @@ class Bridge:
             raise ConfigError("no configuration file to reload")
         config = load_config(self.config_path)
         problems = problems_of(config)
-        changed = [name for name in RESTART_SECTIONS
-                   if getattr(config, name) != getattr(self.rt.config, name)]
+        changed = [
+            name
+            for name in RESTART_SECTIONS
+            if getattr(config, name) != getattr(self.rt.config, name)
+        ]
         if changed:
             problems.append(f"{', '.join(changed)}: changed; needs a restart")
         if problems:
             raise ConfigError("; ".join(problems))
-        further = {name: load_bureau(name, config.mappings_dir)
-                   for name in config.bureaus}
+        further = {
+            name: load_bureau(name, config.mappings_dir) for name in config.bureaus
+        }
         return config, load_bureau(config.bureau, config.mappings_dir), further
 
     def close(self) -> None:

@@ -167,8 +167,10 @@ class Deliverer:
         with self.rt.store.begin() as conn:
             freed = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.claim_owner == self.holder,
-                       deliveries.c.status.in_(("pending", "inflight")))
+                .where(
+                    deliveries.c.claim_owner == self.holder,
+                    deliveries.c.status.in_(("pending", "inflight")),
+                )
                 .values(claim_until=None)
             )
         return int(freed.rowcount or 0)
@@ -177,15 +179,20 @@ class Deliverer:
         """Update the delivery only while this process's claim on it stands."""
         moved = conn.execute(
             update(deliveries)
-            .where(deliveries.c.id == job.id,
-                   deliveries.c.claim_owner == self.holder,
-                   deliveries.c.claim_token == self._tokens.get(job.id, -1))
+            .where(
+                deliveries.c.id == job.id,
+                deliveries.c.claim_owner == self.holder,
+                deliveries.c.claim_token == self._tokens.get(job.id, -1),
+            )
             .values(**values)
         )
         if moved.rowcount != 1:
-            raise FencedError("delivery claimed by another process",
-                              system=job.target, operation=job.operation,
-                              record=str(job.id))
+            raise FencedError(
+                "delivery claimed by another process",
+                system=job.target,
+                operation=job.operation,
+                record=str(job.id),
+            )
 
     def _count(self, job: Job, outcome: str) -> None:
         metrics.deliveries.labels(job.target, job.operation, outcome).inc()
@@ -211,8 +218,11 @@ class Deliverer:
             .where(
                 deliveries.c.status.in_(("pending", "inflight")),
                 deliveries.c.next_attempt_at <= now,
-                or_(deliveries.c.claim_until.is_(None), deliveries.c.claim_until <= now,
-                    deliveries.c.claim_owner == self.holder),
+                or_(
+                    deliveries.c.claim_until.is_(None),
+                    deliveries.c.claim_until <= now,
+                    deliveries.c.claim_owner == self.holder,
+                ),
                 ~blocked,
             )
             .order_by(deliveries.c.id)
@@ -235,13 +245,16 @@ class Deliverer:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids))
-            .values(claim_owner=self.holder,
-                    claim_token=deliveries.c.claim_token + 1,
-                    claim_until=now + timedelta(seconds=self._claim_seconds))
+            .values(
+                claim_owner=self.holder,
+                claim_token=deliveries.c.claim_token + 1,
+                claim_until=now + timedelta(seconds=self._claim_seconds),
+            )
         )
         tokens = conn.execute(
-            select(deliveries.c.id, deliveries.c.claim_token)
-            .where(deliveries.c.id.in_(ids))
+            select(deliveries.c.id, deliveries.c.claim_token).where(
+                deliveries.c.id.in_(ids)
+            )
         )
         self._tokens.update({row.id: row.claim_token for row in tokens})
 
@@ -264,9 +277,15 @@ class Deliverer:
             return None
         with self.rt.store.begin() as conn:
             row = conn.execute(
-                select(deliveries, cases.c.case_xml, cases.c.case_number,
-                       cases.c.filing_id, cases.c.flow_id, cases.c.channel,
-                       cases.c.bureau)
+                select(
+                    deliveries,
+                    cases.c.case_xml,
+                    cases.c.case_number,
+                    cases.c.filing_id,
+                    cases.c.flow_id,
+                    cases.c.channel,
+                    cases.c.bureau,
+                )
                 .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(deliveries.c.id == delivery_id)
             ).first()
@@ -290,8 +309,12 @@ class Deliverer:
             )
         if noted.rowcount != 1:
             metrics.fenced.labels("delivery").inc()
-            log.warning("delivery.gave_up", reason="claim lost before send",
-                        delivery=delivery_id, token=token)
+            log.warning(
+                "delivery.gave_up",
+                reason="claim lost before send",
+                delivery=delivery_id,
+                token=token,
+            )
             return None
         self._started[delivery_id] = time.monotonic()
         return Job(
@@ -336,15 +359,21 @@ class Deliverer:
     def _done(self, job: Job, outcome: Outcome) -> None:
         with self.rt.store.begin() as conn:
             self._fenced_update(
-                conn, job, status="done", result=outcome.result,
-                done_at=datetime.now(UTC), claim_until=None,
+                conn,
+                job,
+                status="done",
+                result=outcome.result,
+                done_at=datetime.now(UTC),
+                claim_until=None,
             )
             if outcome.case_updates:
                 conn.execute(
                     update(cases)
                     .where(cases.c.id == job.case_id)
-                    .values(updated_at=datetime.now(UTC),
-                            **_keep_final(outcome.case_updates))
+                    .values(
+                        updated_at=datetime.now(UTC),
+                        **_keep_final(outcome.case_updates),
+                    )
                 )
             number = outcome.case_updates.get("case_number", job.case_number)
             self.rt.store.audit(
@@ -355,14 +384,20 @@ class Deliverer:
                 case_number=number,
                 record_key=job.filing_id or number,
                 detail=outcome.result,
-                payload_digest=digest(job.payload if job.payload is not None
-                                      else job.case),
+                payload_digest=digest(
+                    job.payload if job.payload is not None else job.case
+                ),
             )
         self._count(job, "delivered")
         metrics.records_out.labels(job.target).inc()
-        log.info("delivery.done", target=job.target, operation=job.operation,
-                 case=outcome.case_updates.get("case_number", job.case_number),
-                 attempts=job.attempts, result=outcome.result)
+        log.info(
+            "delivery.done",
+            target=job.target,
+            operation=job.operation,
+            case=outcome.case_updates.get("case_number", job.case_number),
+            attempts=job.attempts,
+            result=outcome.result,
+        )
 
     def _postpone(self, job: Job, seconds: float, count_attempt: bool) -> None:
         values: dict[str, Any] = {
@@ -388,7 +423,10 @@ class Deliverer:
         ) * (0.5 + random.random())
         with self.rt.store.begin() as conn:
             self._fenced_update(
-                conn, job, last_error=str(error), claim_until=None,
+                conn,
+                job,
+                last_error=str(error),
+                claim_until=None,
                 next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
             )
             self.rt.store.audit(
@@ -402,9 +440,15 @@ class Deliverer:
             )
         self._count(job, "retried")
         metrics.retries.labels(job.target).inc()
-        log.warning("delivery.retry", target=job.target, operation=job.operation,
-                    case=job.case_number, attempts=job.attempts, error=str(error),
-                    retry_in_s=round(backoff, 2))
+        log.warning(
+            "delivery.retry",
+            target=job.target,
+            operation=job.operation,
+            case=job.case_number,
+            attempts=job.attempts,
+            error=str(error),
+            retry_in_s=round(backoff, 2),
+        )
 
     def _stale(self, job: Job, reason: str) -> None:
         """Record an event the target has outgrown; it is never sent."""
@@ -421,8 +465,13 @@ class Deliverer:
                 record_key=job.filing_id or job.case_number,
                 detail=reason,
             )
-        log.info("delivery.stale", target=job.target, operation=job.operation,
-                 case=job.case_number, reason=reason)
+        log.info(
+            "delivery.stale",
+            target=job.target,
+            operation=job.operation,
+            case=job.case_number,
+            reason=reason,
+        )
 
     def _dead(self, job: Job, error: BridgeError) -> None:
         key = job.case_number or job.filing_id or str(job.case_id)
@@ -485,8 +534,12 @@ def _oa(rt: Runtime, job: Job) -> Any:
     """The OA adapter of the case's bureau."""
     oa = rt.bureau(job.bureau).oa
     if oa is None:
-        raise ConfigError(f"bureau {job.bureau} has no OA", system="oa",
-                          operation=job.operation, record=job.case_number)
+        raise ConfigError(
+            f"bureau {job.bureau} has no OA",
+            system="oa",
+            operation=job.operation,
+            record=job.case_number,
+        )
     return oa
 
 
@@ -509,8 +562,11 @@ def center_register(rt: Runtime, job: Job) -> Outcome:
     set_case_number(job.case, number)
     return Outcome(
         result=number,
-        case_updates={"case_number": number, "case_xml": to_text(job.case),
-                      "state": "registered"},
+        case_updates={
+            "case_number": number,
+            "case_xml": to_text(job.case),
+            "state": "registered",
+        },
     )
 
 
@@ -562,8 +618,13 @@ def _in_order(rt: Runtime, job: Job) -> None:
     if seq > 1 and before is None:
         if waited < rt.config.delivery.order_wait_seconds:
             raise NotReady
-        log.warning("delivery.predecessor_missing", target=job.target,
-                    case=job.case_number, seq=seq, waited_s=round(waited))
+        log.warning(
+            "delivery.predecessor_missing",
+            target=job.target,
+            case=job.case_number,
+            seq=seq,
+            waited_s=round(waited),
+        )
 
 
 def center_step(rt: Runtime, job: Job) -> Outcome:
@@ -598,8 +659,9 @@ def _find_flow(rt: Runtime, job: Job) -> int | None:
         linked = {
             row.flow_id
             for row in conn.execute(
-                select(cases.c.flow_id).where(cases.c.flow_id.in_(listed),
-                                              cases.c.bureau == job.bureau)
+                select(cases.c.flow_id).where(
+                    cases.c.flow_id.in_(listed), cases.c.bureau == job.bureau
+                )
             )
         }
     for flow_id in listed:
@@ -631,8 +693,12 @@ def oa_launch(rt: Runtime, job: Job) -> Outcome:
     )
     return Outcome(
         str(flow_id),
-        {"flow_id": flow_id, "flow_open": True, "next_sweep_at": sweep_at,
-         "state": "in_approval"},
+        {
+            "flow_id": flow_id,
+            "flow_open": True,
+            "next_sweep_at": sweep_at,
+            "state": "in_approval",
+        },
     )
 
 
@@ -687,7 +753,9 @@ def center_withdraw(rt: Runtime, job: Job) -> Outcome:
         raise NotReady
     if job.retrying and _center_holds(rt, job, ".//SPBANJIE[normalize-space(BJJGDM)]"):
         return Outcome("already held", {"state": "withdrawn"})
-    message = _mapping(rt, job).outbound("center", "withdrawal", _docs(job, "withdrawal"))
+    message = _mapping(rt, job).outbound(
+        "center", "withdrawal", _docs(job, "withdrawal")
+    )
     return Outcome(rt.center.finish(message.root).value, {"state": "withdrawn"})
 
 
@@ -706,13 +774,25 @@ def oa_notify(rt: Runtime, job: Job) -> Outcome:
         raise NotReady
     oa = _oa(rt, job)
     exported = read(oa.export_flow, job.flow_id)
-    logins = sorted({
-        login.strip()
-        for login in exported.xpath("//processRecord/node/handlerLogin/text()")
-        if login.strip()
-    }) or [oa.sender_login]
+    logins = sorted(
+        {
+            login.strip()
+            for login in exported.xpath("//processRecord/node/handlerLogin/text()")
+            if login.strip()
+        }
+    ) or [oa.sender_login]
     oa.notify(logins, withdrawal_notice(job))
     return Outcome(",".join(logins))
+
+
+def portal_withdrawn(rt: Runtime, job: Job) -> Outcome:
+    """Publish a withdrawal recorded at the center as the case's result."""
+    if job.retrying and read(rt.portal.get_publication, job.case_number):
+        return Outcome("already held")
+    message = _mapping(rt, job).outbound(
+        "portal", "withdrawal", _docs(job, "withdrawal")
+    )
+    return Outcome(rt.portal.publish_result(message.params).value)
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -727,4 +807,5 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("center", "suspend"): center_suspend,
     ("center", "resume"): center_resume,
     ("oa", "notify"): oa_notify,
+    ("portal", "withdrawn"): portal_withdrawn,
 }

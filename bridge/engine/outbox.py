@@ -40,7 +40,9 @@ def already_seen(conn: Connection, system: str, key: str, version: str) -> bool:
     return row is not None
 
 
-def mark_seen(conn: Connection, system: str, key: str, version: str, outcome: str) -> None:
+def mark_seen(
+    conn: Connection, system: str, key: str, version: str, outcome: str
+) -> None:
     _insert_ignore(
         conn,
         seen_records,
@@ -85,7 +87,9 @@ def add_case(
     if not inserted:
         return None
     key_column = cases.c.filing_id if filing_id else cases.c.case_number
-    row = conn.execute(select(cases.c.id).where(key_column == (filing_id or case_number)))
+    row = conn.execute(
+        select(cases.c.id).where(key_column == (filing_id or case_number))
+    )
     return int(row.scalar_one())
 
 

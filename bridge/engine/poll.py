@@ -167,20 +167,32 @@ def audit_mapped(
     if not made:
         return
     rt.store.audit(
-        conn, system=system, operation="map", outcome="mapped", record_key=key,
+        conn,
+        system=system,
+        operation="map",
+        outcome="mapped",
+        record_key=key,
         case_number=case_number,
         detail=", ".join(f"{name} {get(doc, 'seq')}".strip() for name, doc in made),
     )
     rt.store.audit(
-        conn, system=system, operation="validate", outcome="validated",
-        record_key=key, case_number=case_number,
+        conn,
+        system=system,
+        operation="validate",
+        outcome="validated",
+        record_key=key,
+        case_number=case_number,
         payload_digest=digest(made[0][1]),
         detail=f"{len(made)} document(s) valid against the interchange schema",
     )
 
 
 def _mapped_case(
-    rt: Runtime, system: str, kind: str, record: etree._Element, key: str,
+    rt: Runtime,
+    system: str,
+    kind: str,
+    record: etree._Element,
+    key: str,
     bureau: Bureau | None = None,
 ) -> etree._Element | None:
     """Map one native record to an interchange case and validate it."""
@@ -203,7 +215,11 @@ def handle_filing(
     case = (docs.get("case") or [None])[0]
     if case is None:
         rt.store.audit(
-            conn, system="portal", operation="poll", outcome="ignored", record_key=key,
+            conn,
+            system="portal",
+            operation="poll",
+            outcome="ignored",
+            record_key=key,
             detail=f"filing status {text(record, 'status')} is not routed",
         )
         return "ignored"
@@ -221,7 +237,11 @@ def handle_filing(
     enqueue(conn, case_id, "center", "accept", f"center:accept:{case_id}")
     enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
     rt.store.audit(
-        conn, system="portal", operation="poll", outcome="routed", record_key=key,
+        conn,
+        system="portal",
+        operation="poll",
+        outcome="routed",
+        record_key=key,
         payload_digest=digest(case),
     )
     return "routed"
@@ -241,26 +261,112 @@ def withdraw(
     ).first()
     if row is None or row.state in ("completed", "withdrawn"):
         why = "not taken in" if row is None else f"already {row.state}"
-        rt.store.audit(conn, system="portal", operation="withdrawal",
-                       outcome="ignored", record_key=key, detail=why)
+        rt.store.audit(
+            conn,
+            system="portal",
+            operation="withdrawal",
+            outcome="ignored",
+            record_key=key,
+            detail=why,
+        )
         return "ignored"
     payload = to_text(withdrawal)
     enqueue(conn, row.id, "center", "withdraw", f"center:withdraw:{row.id}", payload)
     unsent = conn.execute(
         update(deliveries)
-        .where(deliveries.c.case_id == row.id, deliveries.c.target == "oa",
-               deliveries.c.operation == "launch", deliveries.c.status == "pending",
-               deliveries.c.attempts == 0)
+        .where(
+            deliveries.c.case_id == row.id,
+            deliveries.c.target == "oa",
+            deliveries.c.operation == "launch",
+            deliveries.c.status == "pending",
+            deliveries.c.attempts == 0,
+        )
         .values(status="stale", last_error="case withdrawn before launch")
     ).rowcount
     if not unsent:
         enqueue(conn, row.id, "oa", "notify", f"oa:notify:{row.id}", payload)
     conn.execute(
-        update(cases).where(cases.c.id == row.id)
+        update(cases)
+        .where(cases.c.id == row.id)
         .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
     )
-    rt.store.audit(conn, system="portal", operation="withdrawal", outcome="routed",
-                   record_key=key, payload_digest=digest(withdrawal))
+    rt.store.audit(
+        conn,
+        system="portal",
+        operation="withdrawal",
+        outcome="routed",
+        record_key=key,
+        payload_digest=digest(withdrawal),
+    )
+    return "routed"
+
+
+def withdrawn_at_center(
+    rt: Runtime, conn: Connection, served: Bureau, row: Any, key: str
+) -> str:
+    """A case of the bridge's that the center shows as returned (BJJGDM 1): if
+    the bridge did not write that completion and the center's record says the
+    applicant withdrew, tell the OA flow's handlers and publish the withdrawal
+    on the portal; writes for the case not yet sent are not sent."""
+    if row.state in ("completed", "withdrawn"):
+        return "echo"
+    written = conn.execute(
+        select(deliveries.c.id).where(
+            deliveries.c.case_id == row.id,
+            deliveries.c.target == "center",
+            deliveries.c.operation.in_(("finish", "withdraw")),
+            (deliveries.c.status == "done") | (deliveries.c.attempts > 0),
+        )
+    ).first()
+    if written is not None:
+        return "echo"
+    held = read(rt.center.get_apply_info, case_number=key)
+    docs = (
+        served.mapping.inbound("center", "applyInfo", held) if held is not None else {}
+    )
+    found = docs.get("withdrawal") or []
+    if not found:
+        return "echo"
+    rt.interchange.validate(found[0], system="center", record=key)
+    audit_mapped(rt, conn, served.source("center"), key, docs, key)
+    payload = to_text(found[0])
+    unsent = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.case_id == row.id,
+            deliveries.c.status == "pending",
+            deliveries.c.attempts == 0,
+        )
+        .values(status="stale", last_error="case withdrawn at the center")
+    ).rowcount
+    launched = conn.execute(
+        select(deliveries.c.id).where(
+            deliveries.c.case_id == row.id,
+            deliveries.c.operation == "launch",
+            deliveries.c.status != "stale",
+        )
+    ).first()
+    if served.oa is not None and launched is not None:
+        enqueue(conn, row.id, "oa", "notify", f"oa:notify:{row.id}", payload)
+    if served.portal:
+        enqueue(
+            conn, row.id, "portal", "withdrawn", f"portal:withdrawn:{row.id}", payload
+        )
+    conn.execute(
+        update(cases)
+        .where(cases.c.id == row.id)
+        .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
+    )
+    rt.store.audit(
+        conn,
+        system="center",
+        operation="withdrawal",
+        outcome="routed",
+        case_number=key,
+        record_key=key,
+        payload_digest=digest(found[0]),
+        detail=f"{unsent} unsent write(s) for the case dropped as stale",
+    )
     return "routed"
 
 
@@ -287,11 +393,15 @@ def handle_window_case(
     """Route a window case of ``bureau`` (the primary by default) to its OA;
     recognise the bridge's own cases (echoes) and other bureaus' cases."""
     served = rt.bureau(bureau)
+    known = conn.execute(
+        select(cases.c.id, cases.c.state).where(cases.c.case_number == key)
+    ).first()
+    if known is not None and text(record, "BJJGDM") == "1":
+        return withdrawn_at_center(rt, conn, served, known, key)
     if text(record, "WSSBLSH") or text(record, "TJFS") == "1":
         return "echo"
     if _department_elsewhere(rt, served, text(record, "SLBMZZJGDM")):
         return "other bureau"
-    known = conn.execute(select(cases.c.id).where(cases.c.case_number == key)).first()
     if known is not None:
         return "echo"
     if text(record, "SLZTDM") != "1" or text(record, "BJJGDM"):
@@ -313,8 +423,13 @@ def handle_window_case(
     if served.oa is not None:
         enqueue(conn, case_id, "oa", "launch", f"oa:launch:{case_id}")
     rt.store.audit(
-        conn, system="center", operation="poll", outcome="routed", case_number=key,
-        record_key=key, payload_digest=digest(case),
+        conn,
+        system="center",
+        operation="poll",
+        outcome="routed",
+        case_number=key,
+        record_key=key,
+        payload_digest=digest(case),
         detail=None if served.primary else f"bureau {served.name}",
     )
     return "routed"
@@ -325,7 +440,8 @@ def _department_elsewhere(rt: Runtime, served: Bureau, department: str) -> bool:
     department code lists every department's cases, theirs included."""
     return bool(department) and any(
         other.department_code == department
-        for other in rt.bureaus.values() if other is not served
+        for other in rt.bureaus.values()
+        if other is not served
     )
 
 
@@ -361,8 +477,11 @@ def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
     with rt.store.begin() as conn:
         due = conn.execute(
             select(cases.c.id, cases.c.flow_id, cases.c.case_number, cases.c.filing_id)
-            .where(cases.c.flow_open.is_(True), cases.c.next_sweep_at <= now,
-                   _of_bureau(rt, served))
+            .where(
+                cases.c.flow_open.is_(True),
+                cases.c.next_sweep_at <= now,
+                _of_bureau(rt, served),
+            )
             .order_by(cases.c.next_sweep_at)
             .limit(rt.config.poll.sweep_batch)
         ).all()
@@ -373,12 +492,18 @@ def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
         except PermanentError as exc:
             _flow_lost(rt, row, exc, served)
         except BridgeError as exc:
-            log.warning("sweep.flow_failed", flow=row.flow_id, case=row.case_number,
-                        bureau=served.name, error=str(exc))
+            log.warning(
+                "sweep.flow_failed",
+                flow=row.flow_id,
+                case=row.case_number,
+                bureau=served.name,
+                error=str(exc),
+            )
             _reschedule(rt, row.id)
     if due:
-        log.info("sweep.finished", system=served.source("oa"), flows=len(due),
-                 routed=routed)
+        log.info(
+            "sweep.finished", system=served.source("oa"), flows=len(due), routed=routed
+        )
     return routed
 
 
@@ -396,11 +521,23 @@ def _flow_lost(rt: Runtime, row: Any, error: PermanentError, served: Bureau) -> 
     (a replay sweeps it again)."""
     system = served.source("oa")
     with rt.store.begin() as conn:
-        dead_letter(conn, error, system=system, operation="sweep",
-                    record_key=str(row.flow_id), payload=None)
-        rt.store.audit(conn, system=system, operation="sweep", outcome="dead-lettered",
-                       case_number=row.case_number, record_key=str(row.flow_id),
-                       detail=str(error))
+        dead_letter(
+            conn,
+            error,
+            system=system,
+            operation="sweep",
+            record_key=str(row.flow_id),
+            payload=None,
+        )
+        rt.store.audit(
+            conn,
+            system=system,
+            operation="sweep",
+            outcome="dead-lettered",
+            case_number=row.case_number,
+            record_key=str(row.flow_id),
+            detail=str(error),
+        )
         conn.execute(update(cases).where(cases.c.id == row.id).values(flow_open=False))
 
 
@@ -440,12 +577,14 @@ def flow_events(
     for seq, _rank, name, doc in sorted(ordered, key=lambda item: item[:2]):
         payload = to_text(doc)
         for target, operation, online_only in FLOW_ROUTES[name]:
-            if (online_only and not row.filing_id) or (target == "portal"
-                                                         and not portal):
+            if (online_only and not row.filing_id) or (
+                target == "portal" and not portal
+            ):
                 continue
             suffix = "" if name == "result" else f":{seq}"
-            events.append((target, operation, f"{target}:{operation}:{row.id}{suffix}",
-                           payload))
+            events.append(
+                (target, operation, f"{target}:{operation}:{row.id}{suffix}", payload)
+            )
     return events
 
 
@@ -459,11 +598,23 @@ def _sweep_flow(rt: Runtime, row: Any, served: Bureau) -> int:
         version = digest(exported)
         with rt.store.begin() as conn:
             if not already_seen(conn, system, key, version):
-                dead_letter(conn, exc, system=system, operation="sweep",
-                            record_key=key, payload=to_text(exported))
-                rt.store.audit(conn, system=system, operation="sweep",
-                               outcome="dead-lettered", case_number=row.case_number,
-                               record_key=key, detail=str(exc))
+                dead_letter(
+                    conn,
+                    exc,
+                    system=system,
+                    operation="sweep",
+                    record_key=key,
+                    payload=to_text(exported),
+                )
+                rt.store.audit(
+                    conn,
+                    system=system,
+                    operation="sweep",
+                    outcome="dead-lettered",
+                    case_number=row.case_number,
+                    record_key=key,
+                    detail=str(exc),
+                )
                 mark_seen(conn, system, key, version, "dead")
         _reschedule(rt, row.id)
         return 0
@@ -476,8 +627,14 @@ def _sweep_flow(rt: Runtime, row: Any, served: Bureau) -> int:
         )
         if routed:
             audit_mapped(rt, conn, system, key, docs, row.case_number)
-            rt.store.audit(conn, system=system, operation="sweep", outcome="routed",
-                           case_number=row.case_number, record_key=key,
-                           detail=f"{routed} new events")
+            rt.store.audit(
+                conn,
+                system=system,
+                operation="sweep",
+                outcome="routed",
+                case_number=row.case_number,
+                record_key=key,
+                detail=f"{routed} new events",
+            )
     _reschedule(rt, row.id, closed=bool(results))
     return routed

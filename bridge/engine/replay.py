@@ -36,6 +36,7 @@ OUTBOUND: dict[tuple[str, str], tuple[str, str | None]] = {
     ("center", "withdraw"): ("withdrawal", "withdrawal"),
     ("center", "suspend"): ("suspension", "suspension"),
     ("center", "resume"): ("resumption", "resumption"),
+    ("portal", "withdrawn"): ("withdrawal", "withdrawal"),
 }
 
 POLL_HANDLERS = {"portal": handle_filing, "center": handle_window_case}
@@ -187,8 +188,11 @@ def _replay_sweep(rt: Runtime, letter: Row[Any], dry_run: bool) -> ReplayResult:
             docs = served.mapping.inbound("oa", "flow", parse_xml(letter.payload))
         except BridgeError as exc:
             return ReplayResult(letter.id, "resweep", False, [f"still fails: {exc}"])
-        lines = [f"{name} {get(doc, 'seq')}".strip()
-                 for name, found in docs.items() for doc in found]
+        lines = [
+            f"{name} {get(doc, 'seq')}".strip()
+            for name, found in docs.items()
+            for doc in found
+        ]
     else:
         lines = []
     if not dry_run:

@@ -62,8 +62,11 @@ class Runtime:
 
     def _primary(self) -> Bureau:
         return Bureau(
-            name=self.config.bureau, mapping=self.mapping, oa=self.oa,
-            department_code=self.config.center.department_code, portal=True,
+            name=self.config.bureau,
+            mapping=self.mapping,
+            oa=self.oa,
+            department_code=self.config.center.department_code,
+            portal=True,
             primary=True,
         )
 
@@ -141,7 +144,8 @@ def check_bureau(name: str, systems: dict[str, Any], settings: BureauConfig) -> 
         has = "an" if settings.oa is not None else "no"
         raise ConfigError(
             f"{where}: {has} [{where}.oa] table, but its mapping folder "
-            f"{'lacks' if settings.oa is not None else 'has'} oa.yaml", field="oa"
+            f"{'lacks' if settings.oa is not None else 'has'} oa.yaml",
+            field="oa",
         )
     if settings.portal and "portal" not in systems:
         raise ConfigError(
