@@ -73,6 +73,8 @@ class PollConfig:
     sweep_interval_seconds: float = 10.0
     sweep_batch: int = 50
     clock_skew_seconds: float = 300.0
+    #: how often a paged source is read again over the overlap window
+    overlap_every_seconds: float = 60.0
     #: where a source with no watermark yet is first read from, in the source's
     #: local time (``yyyy-MM-dd HH:mm:ss``); empty reads its whole history
     start_from: str = ""

@@ -16,7 +16,9 @@ from bridge.sim.admin import SimAdmin
 from tests.bridgerun import Flow, write_counts
 from tests.counts import report
 
-SMALL_PAGES = {"poll": {"page_size": 3, "overlap_seconds": 600}}
+SMALL_PAGES = {
+    "poll": {"page_size": 3, "overlap_seconds": 600, "overlap_every_seconds": 1.0}
+}
 
 
 @pytest.fixture
@@ -69,7 +71,8 @@ def test_equal_timestamps_across_a_page_boundary(flow: Flow) -> None:
 
 def test_late_commit_with_an_older_timestamp(flow: Flow) -> None:
     """A window case that appears after the watermark passed its time (committed
-    late, stamped two minutes earlier) is still picked up, once."""
+    late, stamped two minutes earlier) is picked up by the next read over the
+    overlap window, once."""
     center = SimAdmin(flow.sims.center.url)
     flow.file(online=0, window=2)
     bridge = Bridge(load_config(flow.config_path))
