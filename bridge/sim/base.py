@@ -219,6 +219,10 @@ CREATE INDEX IF NOT EXISTS request_log_op ON request_log(operation, key);
 AdminHandler = Callable[[dict[str, Any], dict[str, list[str]], re.Match[str]], Any]
 
 
+#: a simulator's clock may be set at most ten years off
+MAX_CLOCK_OFFSET = 10 * 366 * 86400.0
+
+
 class AdminError(Exception):
     """A bad admin request: answered with HTTP 400 and the message."""
 
@@ -397,10 +401,14 @@ class Simulator:
     def _admin_clock(
         self, body: dict[str, Any], query: dict[str, list[str]], match: Any
     ) -> dict[str, Any]:
+        offset = self.clock.offset_seconds
         if "offset_seconds" in body:
-            self.clock.offset_seconds = float(body["offset_seconds"])
+            offset = float(body["offset_seconds"])
         if "advance_seconds" in body:
-            self.clock.offset_seconds += float(body["advance_seconds"])
+            offset += float(body["advance_seconds"])
+        if not abs(offset) <= MAX_CLOCK_OFFSET:
+            raise AdminError(f"clock offset must stay within {MAX_CLOCK_OFFSET:g} s")
+        self.clock.offset_seconds = offset
         if body.get("frozen") is True:
             self.clock.freeze()
         elif body.get("frozen") is False:

@@ -628,7 +628,11 @@ class OaSimulator(Simulator):
     def _admin_pace(self, body: dict[str, Any]) -> dict[str, Any]:
         for key in ("step_seconds", "refuse_rate", "stepback_rate", "suspend_rate"):
             if key in body:
-                setattr(self.pace, key, float(body[key]))
+                value = float(body[key])
+                top = 1e7 if key == "step_seconds" else 1.0
+                if not 0 <= value <= top:
+                    raise AdminError(f"{key} must be between 0 and {top:g}")
+                setattr(self.pace, key, value)
         if "seed" in body:
             self.pace.seed = int(body["seed"])
         soonest = self._now() + self.pace.step_seconds
