@@ -14,7 +14,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from bridge.errors import is_transient
@@ -29,7 +29,7 @@ def read(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a read, retrying transient failures a few times with jittered backoff."""
     retrying = Retrying(
         stop=stop_after_attempt(ATTEMPTS),
-        wait=wait_exponential_jitter(initial=0.05, max=0.5),
+        wait=wait_random_exponential(multiplier=0.05, max=0.5),
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
