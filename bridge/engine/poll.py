@@ -49,7 +49,8 @@ def poll_paged(
 ) -> int:
     """Read a paged source from its watermark and route what is new.
 
-    Most polls go on from the watermark's exact cursor (change time, key); every
+    Most polls go on from the watermark's change time (records of that same
+    second are read again: one may have changed since); every
     ``poll.overlap_every_seconds`` one poll reads again from the watermark less
     ``poll.overlap_seconds``, for records committed late with older times. What
     was seen before is recognised by its digest and not routed twice.
@@ -60,7 +61,7 @@ def poll_paged(
     since = _since(rt, mark)
     after: Cursor | None = None
     if mark is not None and not _overlap_due(rt, source, started):
-        since, after = mark[0], Cursor(mark[0], mark[1])
+        since = mark[0]
     routed = 0
     while True:
         page = read(fetch, since, after, rt.config.poll.page_size)
