@@ -294,24 +294,8 @@ def withdraw(
         return "ignored"
     payload = to_text(withdrawal)
     enqueue(conn, row.id, "center", "withdraw", f"center:withdraw:{row.id}", payload)
-    unsent = conn.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.case_id == row.id,
-            deliveries.c.target == "oa",
-            deliveries.c.operation == "launch",
-            deliveries.c.status == "pending",
-            deliveries.c.attempts == 0,
-        )
-        .values(status="stale", last_error="case withdrawn before launch")
-    ).rowcount
-    if not unsent:
+    if _end_withdrawn(conn, row.id, "case withdrawn before launch", target="oa"):
         enqueue(conn, row.id, "oa", "notify", f"oa:notify:{row.id}", payload)
-    conn.execute(
-        update(cases)
-        .where(cases.c.id == row.id)
-        .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
-    )
     rt.store.audit(
         conn,
         system="portal",
@@ -321,6 +305,38 @@ def withdraw(
         payload_digest=digest(withdrawal),
     )
     return "routed"
+
+
+def _end_withdrawn(
+    conn: Connection, case_id: int, reason: str, target: str | None = None
+) -> bool:
+    """Close a withdrawn case: its writes not yet sent (to ``target``, or to
+    every system) are dropped as stale and its flow is no longer swept. True
+    when its workflow was launched or is being launched, so that the flow's
+    handlers need a notice."""
+    unsent = [
+        deliveries.c.case_id == case_id,
+        deliveries.c.status == "pending",
+        deliveries.c.attempts == 0,
+    ]
+    if target is not None:
+        unsent.append(deliveries.c.target == target)
+    conn.execute(
+        update(deliveries).where(*unsent).values(status="stale", last_error=reason)
+    )
+    conn.execute(
+        update(cases)
+        .where(cases.c.id == case_id)
+        .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
+    )
+    launched = conn.execute(
+        select(deliveries.c.id).where(
+            deliveries.c.case_id == case_id,
+            deliveries.c.operation == "launch",
+            deliveries.c.status != "stale",
+        )
+    ).first()
+    return launched is not None
 
 
 def withdrawn_at_center(
@@ -352,33 +368,13 @@ def withdrawn_at_center(
     rt.interchange.validate(found[0], system="center", record=key)
     audit_mapped(rt, conn, served.source("center"), key, docs, key)
     payload = to_text(found[0])
-    unsent = conn.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.case_id == row.id,
-            deliveries.c.status == "pending",
-            deliveries.c.attempts == 0,
-        )
-        .values(status="stale", last_error="case withdrawn at the center")
-    ).rowcount
-    launched = conn.execute(
-        select(deliveries.c.id).where(
-            deliveries.c.case_id == row.id,
-            deliveries.c.operation == "launch",
-            deliveries.c.status != "stale",
-        )
-    ).first()
-    if served.oa is not None and launched is not None:
+    launched = _end_withdrawn(conn, row.id, "case withdrawn at the center")
+    if served.oa is not None and launched:
         enqueue(conn, row.id, "oa", "notify", f"oa:notify:{row.id}", payload)
     if served.portal:
         enqueue(
             conn, row.id, "portal", "withdrawn", f"portal:withdrawn:{row.id}", payload
         )
-    conn.execute(
-        update(cases)
-        .where(cases.c.id == row.id)
-        .values(state="withdrawn", flow_open=False, updated_at=datetime.now(UTC))
-    )
     rt.store.audit(
         conn,
         system="center",
@@ -387,7 +383,7 @@ def withdrawn_at_center(
         case_number=key,
         record_key=key,
         payload_digest=digest(found[0]),
-        detail=f"{unsent} unsent write(s) for the case dropped as stale",
+        detail="recorded at a center window; unsent writes for the case dropped",
     )
     return "routed"
 
