@@ -824,15 +824,9 @@ class CenterSimulator(Simulator):
 
     def _bulk(self, body: dict[str, Any]) -> dict[str, list[str]]:
         """File ``count`` invented window cases, 500 per transaction (benchmarks)."""
-        count = int(body.get("count", 0))
-        if not 0 < count <= 200_000:
-            raise AdminError("count must be between 1 and 200000")
-        numbers: list[str] = []
-        for start in range(0, count, 500):  # WAL-sized transactions
-            with self.state.tx():
-                chunk = min(500, count - start)
-                numbers += [self.file_window_case({})["SBLSH_SHORT"] for _ in range(chunk)]
-        return {"cases": numbers}
+        return {"cases": self.file_in_bulk(
+            body, lambda: self.file_window_case({})["SBLSH_SHORT"]
+        )}
 
     def file_window_case(self, given: dict[str, Any]) -> dict[str, str]:
         """File a case accepted at the window; missing fields come from the seed.

@@ -554,15 +554,9 @@ class PortalSimulator(Simulator):
 
     def _bulk(self, body: dict[str, Any]) -> dict[str, list[str]]:
         """File ``count`` invented filings, 500 per transaction (benchmarks)."""
-        count = int(body.get("count", 0))
-        if not 0 < count <= 200_000:
-            raise AdminError("count must be between 1 and 200000")
-        numbers: list[str] = []
-        for start in range(0, count, 500):  # WAL-sized transactions
-            with self.state.tx():
-                chunk = min(500, count - start)
-                numbers += [self.add_filing({})["filingNo"] for _ in range(chunk)]
-        return {"filings": numbers}
+        return {"filings": self.file_in_bulk(
+            body, lambda: self.add_filing({})["filingNo"]
+        )}
 
     def _configure(self, body: dict[str, Any]) -> dict[str, Any]:
         if "username" in body:
