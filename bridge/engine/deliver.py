@@ -22,6 +22,7 @@ import structlog
 from lxml import etree
 from sqlalchemy import Connection, and_, exists, or_, select, update
 from sqlalchemy import case as sql_case
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from bridge.clock import format_local
@@ -157,6 +158,11 @@ class Deliverer:
             metrics.fenced.labels("delivery").inc()
             log.warning("delivery.gave_up", reason="claim lost", **exc.context())
             return False
+        except SQLAlchemyError as exc:
+            # the attempt stays in flight under this process's claim: the next
+            # round takes it again and reads the target back before any resend
+            log.warning("delivery.store_failed", error=str(exc).splitlines()[0])
+            return False
 
     @property
     def _claim_seconds(self) -> float:
@@ -228,14 +234,23 @@ class Deliverer:
             .order_by(deliveries.c.id)
             .limit(limit)
         )
-        with self.rt.store.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=deliveries)
-            found = [row.id for row in conn.execute(query)]
+        fresh: list[int] = []
+        try:
+            with self.rt.store.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True, of=deliveries)
+                found = [row.id for row in conn.execute(query)]
+                with self._lock:
+                    fresh = [i for i in found if i not in self._claimed]
+                    self._claimed.update(fresh)
+                self._take_claims(conn, fresh, now)
+        except Exception:
+            # the claim did not commit: these ids are not in hand after all
             with self._lock:
-                fresh = [i for i in found if i not in self._claimed]
-                self._claimed.update(fresh)
-            self._take_claims(conn, fresh, now)
+                self._claimed.difference_update(fresh)
+            for delivery_id in fresh:
+                self._tokens.pop(delivery_id, None)
+            raise
         return fresh
 
     def _take_claims(self, conn: Connection, ids: list[int], now: datetime) -> None:
