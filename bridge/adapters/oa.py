@@ -1,21 +1,23 @@
 """The OA adapter: SeeYon A8 integration services, only the contract's operations.
 
-Talks SOAP 1.2 to the ``…HttpSoap12Endpoint/`` of each service through the
-bundled WSDLs (bridge/wsdl/seeyon/), one pooled session for all of them. The
-token is fetched lazily; when the OA says it is invalid (a typed fault, a
-generic fault naming the token, or a launch answer with the token message)
-the adapter logs in again once and repeats the call.
+Talks SOAP 1.2 to the ``…HttpSoap12Endpoint/`` of each service, one pooled
+session for all of them. zeep loads each bundled WSDL (bridge/wsdl/seeyon/)
+once, on the service's first call; the envelopes themselves are written and
+read with lxml (bridge/adapters/envelope.py). The token is fetched lazily;
+when the OA says it is invalid (a typed fault, a generic fault naming the
+token, or a launch answer with the token message) the adapter logs in again
+once and repeats the call.
 """
 
 from __future__ import annotations
 
 import copy
-
 import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import structlog
@@ -24,6 +26,8 @@ import zeep.exceptions
 from lxml import etree
 from urllib3 import encode_multipart_formdata
 
+from bridge.adapters import envelope
+from bridge.adapters.envelope import Operation
 from bridge.adapters.quirks import QuirkProfile, profile_from
 from bridge.adapters.transport import make_transport, translate, zeep_settings
 from bridge.errors import (
@@ -39,6 +43,21 @@ from bridge.xmlutil import parse_xml
 SYSTEM = "oa"
 WSDL_TNS = "www.seeyon.com"
 LAUNCH = "launchFormCollaboration"
+
+#: the operations called, per service
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "authorityService": ("authenticate",),
+    "BPMService": (
+        LAUNCH,
+        "getFlowState",
+        "getAllFormCollIdsByDateTime",
+        "getFormCollIdsByDateTime",
+    ),
+    "documentService": ("exportFlow", "exportFlowList"),
+    "messageService": ("sendMessageByLoginName",),
+}
+SERVICE_RESPONSE = ("errorMessage", "errorNumber", "result")
+USER_TOKEN = ("id", "nullToken")
 
 #: getFlowState codes (SeeYon REST numbers, a default until a real A8 confirms)
 DEFAULT_STATE_CODES: dict[int, str] = {
@@ -56,6 +75,17 @@ DEFAULT_STATE_CODES: dict[int, str] = {
 TOKEN_INVALID = re.compile(r"token|令牌", re.IGNORECASE)
 
 log = structlog.get_logger()
+
+Answer = TypeVar("Answer")
+
+
+@dataclass(frozen=True)
+class ServiceResponse:
+    """A ``t:ServiceResponse``: unreadable numbers are None, as zeep read them."""
+
+    error_message: str | None
+    error_number: int | None
+    result: int | None
 
 
 class OaAdapter:
@@ -88,7 +118,8 @@ class OaAdapter:
             quirks=self.quirks,
             bundle=WSDL_DIR / "seeyon",
         )
-        self._services: dict[str, Any] = {}
+        self._services: dict[str, dict[str, Operation]] = {}
+        self._huge = self.quirks.max_bytes > 10_000_000
         self._token: str | None = None
         self._lock = threading.RLock()
 
@@ -107,6 +138,7 @@ class OaAdapter:
         answer = self._call(
             "BPMService",
             LAUNCH,
+            _service_response,
             record=record,
             senderLoginName=self.sender_login,
             templateCode=template_code,
@@ -158,7 +190,11 @@ class OaAdapter:
     def flow_state(self, flow_id: int) -> int:
         """The flow's state code (see ``state_codes`` for its meaning)."""
         state = self._call(
-            "BPMService", "getFlowState", record=str(flow_id), flowId=flow_id
+            "BPMService",
+            "getFlowState",
+            _long_return,
+            record=str(flow_id),
+            flowId=flow_id,
         )
         if state is None:
             raise ProtocolError(
@@ -180,6 +216,7 @@ class OaAdapter:
             ids = self._call(
                 "BPMService",
                 "getFormCollIdsByDateTime",
+                _long_returns,
                 templateCode=list(template_codes),
                 beginDateTime=begin,
                 endDateTime=end,
@@ -188,15 +225,20 @@ class OaAdapter:
             ids = self._call(
                 "BPMService",
                 "getAllFormCollIdsByDateTime",
+                _long_returns,
                 beginDateTime=begin,
                 endDateTime=end,
             )
-        return [int(flow_id) for flow_id in ids or []]
+        return ids
 
     def export_flow(self, flow_id: int) -> etree._Element:
         """The flow's exported document (form data and processing record), parsed."""
         text = self._call(
-            "documentService", "exportFlow", record=str(flow_id), flowId=flow_id
+            "documentService",
+            "exportFlow",
+            _string_return,
+            record=str(flow_id),
+            flowId=flow_id,
         )
         if not text:
             raise ProtocolError(
@@ -220,6 +262,7 @@ class OaAdapter:
         text = self._call(
             "documentService",
             "exportFlowList",
+            _string_return,
             record=record,
             flowIdArray=list(flow_ids),
         )
@@ -240,6 +283,7 @@ class OaAdapter:
         answer = self._call(
             "messageService",
             operation,
+            _service_response,
             loginNames=list(login_names),
             content=content,
             url=[],
@@ -249,15 +293,32 @@ class OaAdapter:
     # -- token and calls ------------------------------------------------------------
 
     def _call(
-        self, service: str, operation: str, *, record: str | None = None, **kwargs: Any
-    ) -> Any:
-        """One SOAP call with the token, re-authenticating once if told to."""
-        proxy = self._service(service)
+        self,
+        service: str,
+        operation: str,
+        read: Callable[[etree._Element | None, str], Answer],
+        *,
+        record: str | None = None,
+        **kwargs: Any,
+    ) -> Answer:
+        """One SOAP call with the token, re-authenticating once if told to;
+        ``read`` turns the response wrapper into the operation's value."""
+        bound = self._operation(service, operation)
+        address = self._address(service)
 
-        def send(token: str) -> Any:
-            return getattr(proxy, operation)(token=token, **kwargs)
+        def send(token: str) -> Answer:
+            wrapper = self._exchange(bound, address, token=token, **kwargs)
+            return read(wrapper, operation)
 
         return self._with_token(operation, send, record=record)
+
+    def _exchange(
+        self, operation: Operation, address: str, **values: Any
+    ) -> etree._Element | None:
+        """Post one envelope; the answer's response wrapper (faults raised)."""
+        payload, headers = envelope.request(operation, values, address=address)
+        response = self._transport.post(address, payload, headers)
+        return envelope.answer(response, operation, huge=self._huge)
 
     def _with_token(
         self, operation: str, send: Callable[[str], Any], *, record: str | None
@@ -304,10 +365,15 @@ class OaAdapter:
             system=SYSTEM,
             operation="authenticate",
         )
+        service = "authorityService"
         try:
-            answer = self._service("authorityService").authenticate(
-                userName=self.username, password=self._password
+            answer = self._exchange(
+                self._operation(service, "authenticate"),
+                self._address(service),
+                userName=self.username,
+                password=self._password,
             )
+            token = _user_token_id(answer)
         except zeep.exceptions.Fault as fault:
             if fault.detail is None:
                 raise translate(fault, SYSTEM, "authenticate") from fault
@@ -315,25 +381,29 @@ class OaAdapter:
             raise refused from fault
         except Exception as exc:
             raise translate(exc, SYSTEM, "authenticate") from exc
-        token = getattr(answer, "id", None) if answer is not None else None
         if not token or token.strip() == "-1":
             raise refused
         log.info("oa.authenticated", account=self.username)
         return str(token).strip()
 
-    def _service(self, name: str) -> Any:
+    def _operation(self, service: str, operation: str) -> Operation:
+        """The bound operation, from the service's WSDL loaded on first use."""
         with self._lock:
-            if name not in self._services:
-                wsdl = WSDL_DIR / "seeyon" / f"{name}.wsdl"
+            if service not in self._services:
+                wsdl = WSDL_DIR / "seeyon" / f"{service}.wsdl"
                 client = zeep.Client(
                     str(wsdl),
                     transport=self._transport,
                     settings=zeep_settings(self.quirks),
                 )
-                binding = f"{{{WSDL_TNS}}}{name}Soap12Binding"
-                address = f"{self.url}/seeyon/services/{name}.{name}HttpSoap12Endpoint/"
-                self._services[name] = client.create_service(binding, address)
-            return self._services[name]
+                binding = f"{{{WSDL_TNS}}}{service}Soap12Binding"
+                self._services[service] = envelope.operations_of(
+                    client, binding, OPERATIONS[service]
+                )
+            return self._services[service][operation]
+
+    def _address(self, service: str) -> str:
+        return f"{self.url}/seeyon/services/{service}.{service}HttpSoap12Endpoint/"
 
 
 def _fault_texts(fault: zeep.exceptions.Fault) -> list[str]:
@@ -352,8 +422,10 @@ def _error_refuses_token(exc: BaseException) -> bool:
 
 def _answer_refuses_token(answer: Any) -> bool:
     """A ServiceResponse with errorNumber ≠ 0 and the token message."""
-    number = getattr(answer, "errorNumber", None)
-    message = getattr(answer, "errorMessage", None) or ""
+    if not isinstance(answer, ServiceResponse):
+        return False
+    number = answer.error_number
+    message = answer.error_message or ""
     return number not in (None, 0) and bool(TOKEN_INVALID.search(message))
 
 
@@ -367,9 +439,11 @@ def _with_service_code(error: BridgeError, exc: BaseException) -> BridgeError:
     return error
 
 
-def _check_response(answer: Any, operation: str, record: str | None) -> None:
+def _check_response(
+    answer: ServiceResponse, operation: str, record: str | None
+) -> None:
     """Raise RejectedError for a ServiceResponse whose errorNumber is not 0."""
-    number = getattr(answer, "errorNumber", None)
+    number = answer.error_number
     if number is None:
         raise ProtocolError(
             "answer has no errorNumber",
@@ -384,5 +458,60 @@ def _check_response(answer: Any, operation: str, record: str | None) -> None:
             operation=operation,
             record=record,
             fault_code=str(number),
-            fault_text=answer.errorMessage,
+            fault_text=answer.error_message,
         )
+
+
+# -- reading answers by local name --------------------------------------------------
+
+
+def _return(wrapper: etree._Element | None) -> etree._Element | None:
+    return None if wrapper is None else envelope.first(wrapper, "return")
+
+
+def _service_response(
+    wrapper: etree._Element | None, operation: str
+) -> ServiceResponse:
+    """The ``return`` ServiceResponse; all None when it is absent or nil."""
+    value = _return(wrapper)
+    if value is None or envelope.is_nil(value):
+        return ServiceResponse(None, None, None)
+    found = envelope.fields(value, SERVICE_RESPONSE, f"{operation} return")
+    return ServiceResponse(
+        error_message=found["errorMessage"],
+        error_number=envelope.long_or_none(found["errorNumber"]),
+        result=envelope.long_or_none(found["result"]),
+    )
+
+
+def _user_token_id(wrapper: etree._Element | None) -> str | None:
+    """The ``id`` of the authenticate answer's UserToken, if any."""
+    value = _return(wrapper)
+    if value is None or envelope.is_nil(value):
+        return None
+    return envelope.fields(value, USER_TOKEN, "authenticate return")["id"]
+
+
+def _long_return(wrapper: etree._Element | None, operation: str) -> int | None:
+    return envelope.long_or_none(envelope.value(_return(wrapper)))
+
+
+def _long_returns(wrapper: etree._Element | None, operation: str) -> list[int]:
+    """An unwrapped long[]; an item that is not a number breaks the contract."""
+    if wrapper is None:
+        return []
+    numbers = []
+    for text in envelope.values(wrapper, "return"):
+        number = envelope.long_or_none(text)
+        if number is None:
+            raise ProtocolError(
+                f"{operation} answered an id that is not a number: {text!r}",
+                system=SYSTEM,
+                operation=operation,
+            )
+        numbers.append(number)
+    return numbers
+
+
+def _string_return(wrapper: etree._Element | None, operation: str) -> str | None:
+    return envelope.value(_return(wrapper))

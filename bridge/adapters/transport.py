@@ -240,10 +240,12 @@ def _raise_foreign_fault(response: requests.Response, expected: str) -> None:
     fault = root.find(f".//{{{_ENVELOPE_NS[other]}}}Fault")
     if fault is None:
         return
-    raise _fault_of(fault, other)
+    raise fault_error(fault, other)
 
 
-def _fault_of(fault: etree._Element, version: str) -> zeep.exceptions.Fault:
+def fault_error(fault: etree._Element, version: str) -> zeep.exceptions.Fault:
+    """A zeep Fault from a Fault element of either SOAP version, as zeep's
+    bindings build it (code, subcodes, reason text, detail element)."""
     ns = _ENVELOPE_NS[version]
     if version == "1.2":
         code = fault.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""

@@ -1,0 +1,341 @@
+"""SOAP requests built and answers read with lxml, off zeep's per-call path.
+
+zeep still loads each bundled WSDL once, when an adapter starts; from it
+:func:`operations_of` takes what a call needs (SOAP version, the request's
+wrapper and its children in contract order, the SOAPAction, whether the
+operation carries WS-Addressing actions). :func:`request` then writes the
+envelope zeep would have written, and :func:`answer` reads the reply the way
+zeep's binding did: a fault of either SOAP version is raised as a
+``zeep.exceptions.Fault`` and an unreadable or non-200 answer as zeep's
+``TransportError`` (both for ``transport.translate``, the one mapping into
+govbridge errors); otherwise it returns the response wrapper, whose values
+the adapters read by local name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+from lxml import etree
+from zeep.wsdl.bindings.soap import Soap12Binding
+
+from bridge.adapters.transport import SOAP11_NS, SOAP12_NS, fault_error
+from bridge.errors import ProtocolError, SecurityError
+
+ENVELOPE_NS = {"1.1": SOAP11_NS, "1.2": SOAP12_NS}
+WSA_NS = "http://www.w3.org/2005/08/addressing"
+WSSE_NS = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+)
+WSU_NS = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+)
+PASSWORD_DIGEST = (
+    "http://docs.oasis-open.org/wss/2004/01/"
+    "oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+)
+BASE64_BINARY = (
+    "http://docs.oasis-open.org/wss/2004/01/"
+    "oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+)
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+@dataclass(frozen=True)
+class Child:
+    """One child of a request wrapper, as the WSDL declares it."""
+
+    name: str
+    tag: str  # Clark name; unqualified where the schema says so
+    required: bool
+    repeated: bool
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one call of a bound operation needs, taken from the WSDL."""
+
+    name: str
+    version: str
+    element: str
+    response: str  # local name of the response wrapper
+    children: tuple[Child, ...]
+    action: str
+    addressing: bool
+
+    @property
+    def namespace(self) -> str:
+        return etree.QName(self.element).namespace or ""
+
+
+def operations_of(
+    client: zeep.Client, binding_name: str, names: tuple[str, ...]
+) -> dict[str, Operation]:
+    """The named operations of one binding of a zeep-loaded WSDL."""
+    binding = client.wsdl.bindings[binding_name]
+    version = "1.2" if isinstance(binding, Soap12Binding) else "1.1"
+    found: dict[str, Operation] = {}
+    for name in names:
+        bound = binding.get(name)
+        body = bound.input.body
+        children = tuple(
+            Child(
+                name=child_name,
+                tag=etree.QName(element.qname).text,
+                required=element.min_occurs > 0,
+                repeated=element.max_occurs == "unbounded" or element.max_occurs > 1,
+            )
+            for child_name, element in body.type.elements
+        )
+        found[name] = Operation(
+            name=name,
+            version=version,
+            element=etree.QName(body.qname).text,
+            response=etree.QName(bound.output.body.qname).localname,
+            children=children,
+            action=bound.soapaction or "",
+            addressing=bool(bound.abstract.wsa_action),
+        )
+    return found
+
+
+# -- requests ---------------------------------------------------------------------
+
+
+def request(
+    operation: Operation,
+    values: dict[str, Any],
+    *,
+    address: str,
+    security: etree._Element | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The serialised envelope and HTTP headers of one call of ``operation``."""
+    soap = ENVELOPE_NS[operation.version]
+    envelope = etree.Element(f"{{{soap}}}Envelope", nsmap={"soap-env": soap})
+    if operation.addressing or security is not None:
+        nsmap = {"wsa": WSA_NS} if operation.addressing else None
+        header = etree.SubElement(envelope, f"{{{soap}}}Header", nsmap=nsmap)
+        if operation.addressing:
+            _addressing(header, operation.action, address)
+        if security is not None:
+            header.append(security)
+
+    body = etree.SubElement(envelope, f"{{{soap}}}Body")
+    wrapper = etree.SubElement(
+        body, operation.element, nsmap={"ns0": operation.namespace}
+    )
+    _fill(wrapper, operation, values)
+
+    payload = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    return payload, _headers(operation)
+
+
+def _fill(
+    wrapper: etree._Element, operation: Operation, values: dict[str, Any]
+) -> None:
+    """Write the values in contract order; None and [] leave a child out."""
+    unknown = set(values) - {child.name for child in operation.children}
+    if unknown:
+        raise TypeError(
+            f"{operation.name}() got an unexpected keyword argument "
+            f"{sorted(unknown)[0]!r}"
+        )
+    for child in operation.children:
+        value = values.get(child.name)
+        items = list(value or []) if child.repeated else [value]
+        items = [item for item in items if item is not None]
+        if not items and child.required:
+            raise ProtocolError(
+                f"request breaks the contract: missing element {child.name}",
+                operation=operation.name,
+            )
+        for item in items:
+            etree.SubElement(wrapper, child.tag).text = _text(item)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _addressing(header: etree._Element, action: str, address: str) -> None:
+    """The WS-Addressing block zeep adds for an operation with a wsaw:Action."""
+    for name, text in (
+        ("Action", action),
+        ("MessageID", f"urn:uuid:{uuid.uuid4()}"),
+        ("To", address),
+    ):
+        etree.SubElement(header, f"{{{WSA_NS}}}{name}").text = text
+
+
+def _headers(operation: Operation) -> dict[str, str]:
+    action = f'"{operation.action}"'
+    if operation.version == "1.2":
+        content_type = f"application/soap+xml; charset=utf-8; action={action}"
+    else:
+        content_type = "text/xml; charset=utf-8"
+    return {"SOAPAction": action, "Content-Type": content_type}
+
+
+def username_token(username: str, password: str) -> etree._Element:
+    """A wsse:Security header with a UsernameToken: password digest, UTC Created."""
+    nonce = os.urandom(16)
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = hashlib.sha1(nonce + created.encode() + password.encode()).digest()
+
+    security = etree.Element(f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS})
+    token = etree.SubElement(security, f"{{{WSSE_NS}}}UsernameToken")
+    etree.SubElement(token, f"{{{WSSE_NS}}}Username").text = username
+    secret = etree.SubElement(token, f"{{{WSSE_NS}}}Password", Type=PASSWORD_DIGEST)
+    secret.text = base64.b64encode(digest).decode("ascii")
+    once = etree.SubElement(token, f"{{{WSSE_NS}}}Nonce", EncodingType=BASE64_BINARY)
+    once.text = base64.b64encode(nonce).decode("ascii")
+    stamp = etree.SubElement(token, f"{{{WSU_NS}}}Created", nsmap={"wsu": WSU_NS})
+    stamp.text = created
+    return security
+
+
+# -- answers ----------------------------------------------------------------------
+
+
+def answer(
+    response: requests.Response, operation: Operation, *, huge: bool = False
+) -> etree._Element | None:
+    """The response wrapper of a plain answer; None for an empty 201 or 202.
+
+    Faults (either SOAP version) are raised as zeep Faults, a non-XML or
+    empty error answer as zeep's TransportError, as zeep's binding did.
+    """
+    status = response.status_code
+    if status in (201, 202) and not response.content:
+        return None
+    if status != 200 and not response.content:
+        raise zeep.exceptions.TransportError(
+            f"Server returned HTTP status {status} (no content available)",
+            status_code=status,
+        )
+
+    root = _parse(response, huge)
+    soap = ENVELOPE_NS[operation.version]
+    for version, namespace in ENVELOPE_NS.items():
+        fault = root.find(f"{{{namespace}}}Body/{{{namespace}}}Fault")
+        if fault is not None:
+            raise fault_error(fault, version)
+    if status != 200:
+        raise zeep.exceptions.Fault(
+            message="Unknown fault occured",
+            code=None,
+            detail=etree.tostring(root, encoding="unicode"),
+        )
+    if root.tag != f"{{{soap}}}Envelope":
+        raise ProtocolError(
+            f"answer is not well-formed XML: no {{{soap}}}Envelope root element, "
+            f"found {root.tag}"
+        )
+
+    body = root.find(f"{{{soap}}}Body")
+    wrapper = None if body is None else first(body, operation.response)
+    if wrapper is None:
+        raise ProtocolError(f"answer has no {operation.response} element")
+    return wrapper
+
+
+def _parse(response: requests.Response, huge: bool) -> etree._Element:
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=huge
+    )
+    try:
+        root = etree.fromstring(response.content, parser)
+    except etree.XMLSyntaxError as exc:
+        raise zeep.exceptions.TransportError(
+            f"Server returned response ({response.status_code}) with invalid XML: "
+            f"{exc}",
+            status_code=response.status_code,
+            content=response.content,
+        ) from exc
+    if root.getroottree().docinfo.doctype:
+        raise SecurityError("answer declares a DTD or entities; refused unread")
+    return root
+
+
+def local_name(element: etree._Element) -> str | None:
+    """The local part of an element's tag; None for comments and the like."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return None
+    return tag.rsplit("}", 1)[-1]
+
+
+def first(parent: etree._Element, name: str) -> etree._Element | None:
+    """The first child of ``parent`` with local name ``name``."""
+    for child in parent:
+        if local_name(child) == name:
+            return child
+    return None
+
+
+def is_nil(element: etree._Element) -> bool:
+    return element.get(XSI_NIL, "").strip() in ("true", "1")
+
+
+def value(element: etree._Element | None) -> str | None:
+    """The text of an element; None when it is absent, nil or empty."""
+    if element is None or is_nil(element):
+        return None
+    return element.text
+
+
+def values(parent: etree._Element, name: str) -> list[str | None]:
+    """The texts of every child named ``name`` (an unwrapped array)."""
+    return [value(child) for child in parent if local_name(child) == name]
+
+
+def fields(
+    element: etree._Element, declared: tuple[str, ...], where: str
+) -> dict[str, str | None]:
+    """The children of a complex value by local name; an undeclared one breaks
+    the contract (zeep's strict parsing refused those too)."""
+    found: dict[str, str | None] = dict.fromkeys(declared)
+    for child in element:
+        name = local_name(child)
+        if name is None:
+            continue
+        if name not in found:
+            raise ProtocolError(
+                f"answer breaks the contract: unexpected element {name!r} in {where}"
+            )
+        found[name] = value(child)
+    return found
+
+
+def long_or_none(text: str | None) -> int | None:
+    """An xs:long or xs:int as zeep read it: None when absent or unreadable."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def binary(text: str | None, where: str) -> bytes:
+    """An xs:base64Binary value; empty when absent."""
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(f"{where} is not base64: {exc}") from exc
