@@ -13,12 +13,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "interval_seconds": 1.0,
         "sweep_interval_seconds": 1.0,
         "page_size": 100,
-        "sweep_batch": 200,
+        "sweep_batch": 1000,
+        "sweep_list_size": 100,
         "overlap_seconds": 600,
     },
     "delivery": {
         "interval_seconds": 0.2,
-        "workers": 4,
+        "workers": 16,
         "backoff_base_seconds": 0.2,
         "backoff_max_seconds": 2,
     },
@@ -31,6 +32,8 @@ CAPTURE_SETTINGS: dict[str, dict[str, Any]] = {
         **SETTINGS["poll"],
         "interval_seconds": 0.3,
         "sweep_interval_seconds": 0.3,
+        # one exportFlow per flow: the floor replays one flow read per case
+        "sweep_list_size": 1,
     },
     "delivery": {**SETTINGS["delivery"], "interval_seconds": 0.1},
 }

@@ -72,9 +72,15 @@ class PollConfig:
     overlap_seconds: float = 600.0
     sweep_interval_seconds: float = 10.0
     sweep_batch: int = 50
+    #: open flows read per OA call (exportFlowList); 1 reads each with exportFlow
+    sweep_list_size: int = 50
     clock_skew_seconds: float = 300.0
     #: how often a paged source is read again over the overlap window
     overlap_every_seconds: float = 60.0
+    #: how long after the watermark reached a second the records of that
+    #: second are still read again (one may change within it); after that a
+    #: poll goes on after the watermark's record key
+    same_second_seconds: float = 5.0
     #: where a source with no watermark yet is first read from, in the source's
     #: local time (``yyyy-MM-dd HH:mm:ss``); empty reads its whole history
     start_from: str = ""

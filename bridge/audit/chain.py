@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.audit.crypto import digest
@@ -80,18 +80,31 @@ def person_hash(secret: bytes, value: str) -> str:
     return hmac.new(secret, value.strip().upper().encode(), "sha256").hexdigest()
 
 
-def _take_head(conn: Connection) -> tuple[int, str]:
-    bump = update(audit_head).where(audit_head.c.id == 1)
-    moved = conn.execute(bump.values(seq=audit_head.c.seq + 1))
-    if moved.rowcount == 0:
+#: the chain head, bumped by a count and read back in one statement
+_BUMP = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=audit_head.c.seq + bindparam("count"))
+    .returning(audit_head.c.seq, audit_head.c.head_hash)
+)
+_SET_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(head_hash=bindparam("head"))
+)
+_INSERT_ENTRY = insert(audit_log)
+
+
+def _take_head(conn: Connection, count: int = 1) -> tuple[int, str]:
+    """Reserve ``count`` sequence numbers at the chain head; the first of them
+    and the head hash they follow."""
+    row = conn.execute(_BUMP, {"count": count}).first()
+    if row is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         first = dialect.insert(audit_head).values(id=1, seq=0, head_hash=GENESIS)
         conn.execute(first.on_conflict_do_nothing(index_elements=["id"]))
-        conn.execute(bump.values(seq=audit_head.c.seq + 1))
-    row = conn.execute(
-        select(audit_head.c.seq, audit_head.c.head_hash).where(audit_head.c.id == 1)
-    ).one()
-    return int(row.seq), str(row.head_hash)
+        row = conn.execute(_BUMP, {"count": count}).one()
+    return int(row.seq) - count + 1, str(row.head_hash)
 
 
 def append(
@@ -104,18 +117,48 @@ def append(
     secret: bytes = b"",
 ) -> int:
     """Append one entry inside the caller's transaction; returns its ``seq``."""
-    seq, prev = _take_head(conn)
-    entry = {**fields, "seq": seq, "hash_alg": hash_alg}
-    entry["at"] = (entry.get("at") or datetime.now(UTC)).astimezone(UTC)
-    if payload is not None and not entry.get("payload_digest"):
-        entry["payload_digest"] = digest(hash_alg, payload.encode("utf-8"))
-    head = entry_hash(prev, entry)
+    return append_many(
+        conn,
+        [(fields, payload)],
+        hash_alg=hash_alg,
+        retention=retention,
+        secret=secret,
+    )[0]
 
-    conn.execute(insert(audit_log).values(**entry, entry_hash=head))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(head_hash=head))
-    if payload is not None:
-        _keep_payload(conn, seq, entry["at"], payload, retention, secret)
-    return seq
+
+def append_many(
+    conn: Connection,
+    entries: Sequence[tuple[Mapping[str, Any], str | None]],
+    *,
+    hash_alg: str = "sha256",
+    retention: timedelta = timedelta(days=365),
+    secret: bytes = b"",
+) -> list[int]:
+    """Append entries (fields, payload) in order inside the caller's
+    transaction, taking the head once; returns their ``seq`` numbers."""
+    if not entries:
+        return []
+    seq, prev = _take_head(conn, len(entries))
+    rows = []
+    kept = []
+    for fields, payload in entries:
+        entry = {**fields, "seq": seq, "hash_alg": hash_alg}
+        entry["at"] = (entry.get("at") or datetime.now(UTC)).astimezone(UTC)
+        if payload is not None and not entry.get("payload_digest"):
+            entry["payload_digest"] = digest(hash_alg, payload.encode("utf-8"))
+        prev = entry_hash(prev, entry)
+        rows.append({**entry, "entry_hash": prev})
+        if payload is not None:
+            kept.append((seq, entry["at"], payload))
+        seq += 1
+
+    columns = {name for row in rows for name in row}
+    rows = [{name: row.get(name) for name in columns} for row in rows]
+    conn.execute(_INSERT_ENTRY, rows)
+    conn.execute(_SET_HEAD, {"head": prev})
+    for entry_seq, at, payload in kept:
+        _keep_payload(conn, entry_seq, at, payload, retention, secret)
+    return [row["seq"] for row in rows]
 
 
 def _keep_payload(

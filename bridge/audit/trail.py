@@ -11,7 +11,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine
 
-from bridge.audit.chain import append
+from bridge.audit.chain import append_many
 from bridge.audit.checkpoint import read_checkpoints, take_checkpoint, write_checkpoint
 from bridge.audit.crypto import (
     HASHES,
@@ -33,6 +34,9 @@ from bridge.config import AuditConfig
 from bridge.errors import ConfigError
 
 log = structlog.get_logger()
+
+#: where a batching transaction keeps its entries until they are flushed
+_PENDING = "govbridge_audit_pending"
 
 
 class AuditTrail:
@@ -61,23 +65,48 @@ class AuditTrail:
 
     def append(
         self, conn: Connection, fields: Mapping[str, Any], payload: str | None
-    ) -> int:
-        """Append one entry inside the caller's transaction."""
+    ) -> None:
+        """Append one entry inside the caller's transaction: at once, or, in a
+        transaction opened with :meth:`batching`, when :meth:`flush` runs
+        before its commit (the chain head is then taken once for them all)."""
+        pending = conn.info.get(_PENDING)
+        if pending is not None:
+            pending.append((fields, payload))
+            return
+        self._write(conn, [(fields, payload)])
+
+    @contextmanager
+    def batching(self, conn: Connection) -> Iterator[None]:
+        """Collect the entries appended on ``conn`` until :meth:`flush`."""
+        conn.info[_PENDING] = []
+        try:
+            yield
+        finally:
+            conn.info.pop(_PENDING, None)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the collected entries, in the order they were appended."""
+        pending = conn.info.get(_PENDING)
+        if pending:
+            self._write(conn, pending)
+            pending.clear()
+
+    def _write(
+        self, conn: Connection, entries: list[tuple[Mapping[str, Any], str | None]]
+    ) -> None:
         retention = timedelta(
             days=self.config.payload_retention_days if self.config else 365
         )
-        secret = self.secret() if payload is not None else b""
-        seq = append(
+        with_payload = any(payload is not None for _fields, payload in entries)
+        append_many(
             conn,
-            fields,
+            entries,
             hash_alg=self.hash_alg,
-            payload=payload,
             retention=retention,
-            secret=secret,
+            secret=self.secret() if with_payload else b"",
         )
         with self._lock:
-            self._since += 1
-        return seq
+            self._since += len(entries)
 
     def after_commit(self, engine: Engine) -> None:
         """Take a checkpoint if enough entries or time have passed."""

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import update
 
 from bridge.clock import Clock
 from bridge.config import Config, load_config
@@ -33,6 +34,7 @@ from bridge.engine.runtime import Runtime, build_runtime
 from bridge.errors import BridgeError, ConfigError
 from bridge.service import metrics
 from bridge.store.leases import Leases, holder_id
+from bridge.store.schema import cases
 
 log = structlog.get_logger()
 
@@ -308,6 +310,12 @@ class Bridge:
         if scheduler is not None:
             for name, seconds in self.intervals().items():
                 scheduler.reschedule_job(name, trigger="interval", seconds=seconds)
+        with self.rt.store.begin() as conn:
+            # a changed mapping may make more of a flow than before: the next
+            # sweep maps every open flow again
+            conn.execute(
+                update(cases).where(cases.c.flow_open.is_(True)).values(swept_digest=None)
+            )
         log.info("bridge.reloaded", bureau=config.bureau)
         self._audit_configuration("changed")
         return True

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, and_, exists, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
@@ -103,6 +103,9 @@ class Deliverer:
         self._tokens: dict[int, int] = {}
         self._started: dict[int, float] = {}
         self._running: set[Future[bool]] = set()
+        self._claiming = threading.Lock()
+        self._drained = False
+        self._claimed_at: dict[int, float] = {}
 
     def close(self, wait: bool = True) -> None:
         self.stopping.set()
@@ -113,21 +116,50 @@ class Deliverer:
 
         With ``wait`` (tests, catch-up passes) it returns how many deliveries
         finished. Without, it returns at once with how many it started: the
-        daemon calls it often, so a slow answer holds one worker, never the
+        daemon calls it on a schedule, and each finished delivery takes more in
+        hand while some are due, so a slow answer holds one worker, never the
         others, and at most two deliveries per worker are in hand at a time.
         """
         if self.stopping.is_set():
             return 0
+        with self._claiming:
+            futures = self._start_due(limit)
+        if not wait:
+            for future in futures:
+                future.add_done_callback(self._finished_then_refill)
+            return len(futures)
+        return sum(1 for future in futures if self._finished(future))
+
+    def _start_due(self, limit: int) -> list[Future[bool]]:
+        """Claim what fits in hand (up to ``limit``) and start it on the pool."""
         room = self.rt.config.delivery.workers * 2 - len(self._claimed_now())
-        ids = self._due(min(limit, room)) if room > 0 else []
+        wanted = min(limit, room)
+        ids = self._due(wanted) if wanted > 0 else []
+        self._drained = len(ids) < wanted
         hold("deliver.after_claim", ids)
         futures = [self.pool.submit(self._deliver, delivery_id) for delivery_id in ids]
         self._track(futures)
-        if not wait:
-            for future in futures:
-                future.add_done_callback(self._finished)
-            return len(futures)
-        return sum(1 for future in futures if self._finished(future))
+        return futures
+
+    def _finished_then_refill(self, future: Future[bool]) -> None:
+        """After a delivery: take more in hand when half the window is free and
+        the last claim found more than it took (else the next round will)."""
+        self._finished(future)
+        if self._drained or self.stopping.is_set():
+            return
+        if len(self._claimed_now()) > self.rt.config.delivery.workers:
+            return
+        if not self._claiming.acquire(blocking=False):
+            return
+        try:
+            futures = self._start_due(200)
+        except SQLAlchemyError as exc:
+            log.warning("delivery.claim_failed", error=str(exc).splitlines()[0])
+            return
+        finally:
+            self._claiming.release()
+        for started in futures:
+            started.add_done_callback(self._finished_then_refill)
 
     def _track(self, futures: list[Future[bool]]) -> None:
         with self._lock:
@@ -250,17 +282,22 @@ class Deliverer:
                 self._claimed.difference_update(fresh)
             for delivery_id in fresh:
                 self._tokens.pop(delivery_id, None)
+                self._claimed_at.pop(delivery_id, None)
             raise
         return fresh
 
     def _take_claims(self, conn: Connection, ids: list[int], now: datetime) -> None:
-        """Mark ``ids`` as claimed by this process, each with a new fencing token."""
+        """Mark ``ids`` as claimed by this process, each with a new fencing token,
+        and note their attempts (committed before anything is sent)."""
         if not ids:
             return
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids))
             .values(
+                status="inflight",
+                attempts=deliveries.c.attempts + 1,
+                first_sent_at=func.coalesce(deliveries.c.first_sent_at, now),
                 claim_owner=self.holder,
                 claim_token=deliveries.c.claim_token + 1,
                 claim_until=now + timedelta(seconds=self._claim_seconds),
@@ -271,7 +308,9 @@ class Deliverer:
                 deliveries.c.id.in_(ids)
             )
         )
+        claimed_at = time.monotonic()
         self._tokens.update({row.id: row.claim_token for row in tokens})
+        self._claimed_at.update({delivery_id: claimed_at for delivery_id in ids})
 
     def _deliver(self, delivery_id: int) -> bool:
         try:
@@ -283,14 +322,33 @@ class Deliverer:
             with self._lock:
                 self._claimed.discard(delivery_id)
             self._tokens.pop(delivery_id, None)
+            self._claimed_at.pop(delivery_id, None)
+
+    def _claim_stands(self, delivery_id: int) -> bool:
+        """Whether this process's claim is still safely within its lease (no
+        other process can have taken it over before it expires)."""
+        claimed_at = self._claimed_at.get(delivery_id)
+        if claimed_at is None:
+            return False
+        margin = min(1.0, self._claim_seconds * 0.2)
+        return time.monotonic() < claimed_at + self._claim_seconds - margin
 
     def _claim(self, delivery_id: int) -> Job | None:
-        """Note the attempt, if this process's claim still stands (the fence)."""
-        now = datetime.now(UTC)
+        """The claimed delivery as a job, if this process's claim still stands
+        (the fence before the send; the claim noted the attempt)."""
         token = self._tokens.get(delivery_id)
         if token is None or self.stopping.is_set():
             return None
-        with self.rt.store.begin() as conn:
+        if not self._claim_stands(delivery_id):
+            metrics.fenced.labels("delivery").inc()
+            log.warning(
+                "delivery.gave_up",
+                reason="claim lost before send",
+                delivery=delivery_id,
+                token=token,
+            )
+            return None
+        with self.rt.store.reading() as conn:
             row = conn.execute(
                 select(
                     deliveries,
@@ -304,39 +362,15 @@ class Deliverer:
                 .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(deliveries.c.id == delivery_id)
             ).first()
-            if row is None:
-                return None
-            noted = conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.status.in_(("pending", "inflight")),
-                    deliveries.c.claim_owner == self.holder,
-                    deliveries.c.claim_token == token,
-                    deliveries.c.claim_until > now,
-                )
-                .values(
-                    status="inflight",
-                    attempts=row.attempts + 1,
-                    first_sent_at=row.first_sent_at or now,
-                    claim_until=now + timedelta(seconds=self._claim_seconds),
-                )
-            )
-        if noted.rowcount != 1:
-            metrics.fenced.labels("delivery").inc()
-            log.warning(
-                "delivery.gave_up",
-                reason="claim lost before send",
-                delivery=delivery_id,
-                token=token,
-            )
+        if row is None or row.claim_token != token:
             return None
+        now = datetime.now(UTC)
         self._started[delivery_id] = time.monotonic()
         return Job(
             id=row.id,
             target=row.target,
             operation=row.operation,
-            attempts=row.attempts + 1,
+            attempts=row.attempts,
             first_sent_at=_aware(row.first_sent_at) or now,
             created_at=_aware(row.created_at),
             payload=parse_xml(row.payload_xml) if row.payload_xml else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +23,18 @@ def digest(element: etree._Element) -> str:
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
 
 
+#: one prebuilt statement per dialect and table (built once, compiled once)
+_IGNORING: dict[tuple[str, str], Any] = {}
+
+
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """Insert unless a unique key is taken; True when the row was inserted."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(statement).rowcount)
+    slot = (conn.dialect.name, table.name)
+    statement = _IGNORING.get(slot)
+    if statement is None:
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        statement = _IGNORING[slot] = dialect.insert(table).on_conflict_do_nothing()
+    return bool(conn.execute(statement, values).rowcount)
 
 
 def already_seen(conn: Connection, system: str, key: str, version: str) -> bool:
@@ -38,6 +46,21 @@ def already_seen(conn: Connection, system: str, key: str, version: str) -> bool:
         )
     ).first()
     return row is not None
+
+
+def seen_versions(
+    conn: Connection, system: str, keys: Iterable[str]
+) -> set[tuple[str, str]]:
+    """The (key, digest) pairs already seen of ``keys``, in one query."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        select(seen_records.c.record_key, seen_records.c.digest).where(
+            seen_records.c.system == system, seen_records.c.record_key.in_(wanted)
+        )
+    )
+    return {(row.record_key, row.digest) for row in rows}
 
 
 def mark_seen(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from bridge.engine.outbox import (
     digest,
     enqueue,
     mark_seen,
+    seen_versions,
 )
 from bridge.engine.reads import read
 from bridge.engine.runtime import Bureau, Runtime
@@ -38,6 +40,7 @@ from bridge.xmlutil import text, to_text
 log = structlog.get_logger()
 
 RecordHandler = Callable[[Runtime, Connection, etree._Element, str], str]
+Premap = Callable[[Runtime, etree._Element, str], object]
 
 
 def poll_paged(
@@ -46,11 +49,18 @@ def poll_paged(
     fetch: Callable[[str, Cursor | None, int], Page],
     key_of: Callable[[etree._Element], str],
     handle: RecordHandler,
+    premap: Premap | None = None,
 ) -> int:
     """Read a paged source from its watermark and route what is new.
 
-    Most polls go on from the watermark's change time (records of that same
-    second are read again: one may have changed since); every
+    ``premap`` maps a page's new records before the page's transaction opens,
+    so the transaction (which holds the store's write lock) only writes.
+
+    Most polls go on from the watermark's change time: for
+    ``poll.same_second_seconds`` after the watermark reached a second, the
+    records of that second are read again (one may change within it); after
+    that, when the source's clock has left that second, a poll goes on after
+    the watermark's record key. Every
     ``poll.overlap_every_seconds`` one poll reads again from the watermark less
     ``poll.overlap_seconds``, for records committed late with older times. What
     was seen before is recognised by its digest and not routed twice.
@@ -62,14 +72,21 @@ def poll_paged(
     after: Cursor | None = None
     if mark is not None and not _overlap_due(rt, source, started):
         since = mark[0]
+        if _second_closed(rt, source, mark, started):
+            after = Cursor(*mark)
     routed = 0
     while True:
         page = read(fetch, since, after, rt.config.poll.page_size)
-        with rt.store.begin() as conn:
-            routed += _take_page(rt, conn, source, page, key_of, handle)
-            if page.cursor is not None:
-                _advance(rt, conn, source, mark, page.cursor)
-            crashpoint("poll.before_commit")
+        memo = _premapped(rt, source, page, key_of, premap)
+        token = _page_memo.set(memo)
+        try:
+            with rt.store.begin() as conn:
+                routed += _take_page(rt, conn, source, page, key_of, handle)
+                if page.cursor is not None:
+                    _advance(rt, conn, source, mark, page.cursor)
+                crashpoint("poll.before_commit")
+        finally:
+            _page_memo.reset(token)
         if not page.has_more or page.cursor is None:
             break
         after = page.cursor
@@ -82,8 +99,64 @@ def poll_paged(
     return routed
 
 
+#: the page's records mapped ahead of its transaction: (system, kind, key,
+#: bureau) -> the documents, or the error the mapping raised
+_page_memo: ContextVar[dict[tuple[str, str, str, str], Any] | None] = ContextVar(
+    "page_memo", default=None
+)
+
+
+def _premapped(
+    rt: Runtime,
+    source: str,
+    page: Page,
+    key_of: Callable[[etree._Element], str],
+    premap: Premap | None,
+) -> dict[tuple[str, str, str, str], Any] | None:
+    """Map the page's records not seen before, ahead of the transaction."""
+    if premap is None or not page.records:
+        return None
+    listed = [(record, key_of(record)) for record in page.records]
+    with rt.store.reading() as conn:
+        seen = seen_versions(conn, source, (key for _record, key in listed))
+    memo: dict[tuple[str, str, str, str], Any] = {}
+    token = _page_memo.set(memo)
+    try:
+        for record, key in listed:
+            if key in page.rejected or (key, digest(record)) in seen:
+                continue
+            try:
+                premap(rt, record, key)
+            except PermanentError:
+                pass  # kept in the memo; raised again inside the transaction
+    finally:
+        _page_memo.reset(token)
+    return memo
+
+
 #: when each source was last read with the overlap, in this process
 _overlap_read: dict[str, float] = {}
+
+
+#: per source: the watermark's second and when this process first saw it there
+_second_seen: dict[str, tuple[str, float]] = {}
+
+
+def _second_closed(
+    rt: Runtime, source: str, mark: tuple[str, str], now: float
+) -> bool:
+    """Whether the watermark's second is over at the source.
+
+    A record stamped with that second was listed when the source's clock was
+    at or past it; ``poll.same_second_seconds`` later the clock has moved on
+    and no change can be stamped with it any more (a late commit is caught by
+    the overlap read).
+    """
+    seen = _second_seen.get(source)
+    if seen is None or seen[0] != mark[0]:
+        _second_seen[source] = (mark[0], now)
+        return False
+    return now - seen[1] >= rt.config.poll.same_second_seconds
 
 
 def _overlap_due(rt: Runtime, source: str, now: float) -> bool:
@@ -124,10 +197,10 @@ def _take_page(
     handle: RecordHandler,
 ) -> int:
     routed = 0
-    for record in page.records:
-        key = key_of(record)
-        version = digest(record)
-        if already_seen(conn, source, key, version):
+    listed = [(record, key_of(record), digest(record)) for record in page.records]
+    seen = seen_versions(conn, source, (key for _record, key, _version in listed))
+    for record, key, version in listed:
+        if (key, version) in seen:
             continue
         try:
             if key in page.rejected:
@@ -153,6 +226,7 @@ def _take_page(
                 payload_digest=version,
             )
         mark_seen(conn, source, key, version, outcome)
+        seen.add((key, version))
         routed += outcome == "routed"
     return routed
 
@@ -167,11 +241,27 @@ def _mapped(
 ) -> dict[str, list[etree._Element]]:
     """Map one native record to interchange documents (with ``bureau``'s mapping,
     the primary's by default) and validate each."""
-    mapping = (bureau or rt.bureau(None)).mapping
-    docs: dict[str, list[etree._Element]] = mapping.inbound(system, kind, record)
-    for found in docs.values():
-        for doc in found:
-            rt.interchange.validate(doc, system=system, record=key)
+    served = bureau or rt.bureau(None)
+    memo = _page_memo.get()
+    slot = (system, kind, key, served.name)
+    if memo is not None and slot in memo:
+        kept = memo[slot]
+        if isinstance(kept, PermanentError):
+            raise kept
+        return kept  # type: ignore[no-any-return]
+    try:
+        docs: dict[str, list[etree._Element]] = served.mapping.inbound(
+            system, kind, record
+        )
+        for found in docs.values():
+            for doc in found:
+                rt.interchange.validate(doc, system=system, record=key)
+    except PermanentError as exc:
+        if memo is not None:
+            memo[slot] = exc
+        raise
+    if memo is not None:
+        memo[slot] = docs
     return docs
 
 
@@ -395,6 +485,7 @@ def poll_portal(rt: Runtime) -> int:
         rt.portal.list_filings,
         lambda record: text(record, "filingNo"),
         handle_filing,
+        lambda rt, record, key: _mapped(rt, "portal", "filing", record, key),
     )
 
 
@@ -475,12 +566,25 @@ def poll_center(rt: Runtime, bureau: str | None = None) -> int:
     def handle(rt: Runtime, conn: Connection, record: etree._Element, key: str) -> str:
         return handle_window_case(rt, conn, record, key, served.name)
 
+    def premap(rt: Runtime, record: etree._Element, key: str) -> object:
+        """Map what looks like a new window case (the rest needs the store)."""
+        if (
+            text(record, "SLZTDM") != "1"
+            or text(record, "BJJGDM")
+            or text(record, "WSSBLSH")
+            or text(record, "TJFS") == "1"
+            or _department_elsewhere(rt, served, text(record, "SLBMZZJGDM"))
+        ):
+            return None
+        return _mapped(rt, "center", "windowCase", record, key, served)
+
     return poll_paged(
         rt,
         served.source("center"),
         fetch,
         lambda record: text(record, "SBLSH_SHORT"),
         handle,
+        premap,
     )
 
 
@@ -489,12 +593,22 @@ def poll_center(rt: Runtime, bureau: str | None = None) -> int:
 
 def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
     """Read the due open flows of ``bureau``'s OA (the primary's); route their
-    new steps and final results."""
+    new steps and final results.
+
+    Flows are read ``poll.sweep_list_size`` at a time in one OA call; a flow
+    whose export has not changed since it was last routed is not mapped again.
+    """
     served = rt.bureau(bureau)
     now = datetime.now(UTC)
     with rt.store.begin() as conn:
         due = conn.execute(
-            select(cases.c.id, cases.c.flow_id, cases.c.case_number, cases.c.filing_id)
+            select(
+                cases.c.id,
+                cases.c.flow_id,
+                cases.c.case_number,
+                cases.c.filing_id,
+                cases.c.swept_digest,
+            )
             .where(
                 cases.c.flow_open.is_(True),
                 cases.c.next_sweep_at <= now,
@@ -503,25 +617,119 @@ def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
             .order_by(cases.c.next_sweep_at)
             .limit(rt.config.poll.sweep_batch)
         ).all()
-    routed = 0
-    for row in due:
-        try:
-            routed += _sweep_flow(rt, row, served)
-        except PermanentError as exc:
-            _flow_lost(rt, row, exc, served)
-        except BridgeError as exc:
-            log.warning(
-                "sweep.flow_failed",
-                flow=row.flow_id,
-                case=row.case_number,
-                bureau=served.name,
-                error=str(exc),
-            )
-            _reschedule(rt, row.id)
+    size = max(1, rt.config.poll.sweep_list_size)
+    routed = sum(
+        _sweep_flows(rt, due[start : start + size], served)
+        for start in range(0, len(due), size)
+    )
     if due:
         log.info(
             "sweep.finished", system=served.source("oa"), flows=len(due), routed=routed
         )
+    return routed
+
+
+def _sweep_flows(rt: Runtime, rows: list[Any], served: Bureau) -> int:
+    """Read ``rows``' flows in one call and route what changed in them."""
+    try:
+        exported = read(served.oa.export_flows, [row.flow_id for row in rows])
+    except PermanentError as exc:
+        if len(rows) == 1:
+            _flow_lost(rt, rows[0], exc, served)
+            return 0
+        # one of them is unknown to the OA: read them one by one to tell which
+        return sum(_sweep_flows(rt, [row], served) for row in rows)
+    except BridgeError as exc:
+        log.warning(
+            "sweep.flows_failed",
+            flows=len(rows),
+            first_case=rows[0].case_number,
+            bureau=served.name,
+            error=str(exc),
+        )
+        with rt.store.begin() as conn:
+            for row in rows:
+                _reschedule(rt, conn, row.id)
+        return 0
+    # mapped first, outside the transaction, which then only writes
+    mapped = [_map_flow(rt, row, export, served) for row, export in zip(rows, exported, strict=True)]
+    routed = 0
+    with rt.store.begin() as conn:
+        for row, export, (version, docs) in zip(rows, exported, mapped, strict=True):
+            routed += _route_flow(rt, conn, row, export, version, docs, served)
+    return routed
+
+
+def _map_flow(
+    rt: Runtime, row: Any, exported: etree._Element, served: Bureau
+) -> tuple[str, dict[str, list[etree._Element]] | PermanentError | None]:
+    """The export's digest and its documents: None when it is the export
+    routed last time, the error when it does not map."""
+    version = digest(exported)
+    if version == row.swept_digest:
+        return version, None
+    try:
+        return version, _mapped(rt, "oa", "flow", exported, str(row.flow_id), served)
+    except PermanentError as exc:
+        return version, exc
+
+
+def _route_flow(
+    rt: Runtime,
+    conn: Connection,
+    row: Any,
+    exported: etree._Element,
+    version: str,
+    docs: dict[str, list[etree._Element]] | PermanentError | None,
+    served: Bureau,
+) -> int:
+    """Route one flow's mapped export; the flow's next sweep is set in the
+    same transaction."""
+    if docs is None:
+        _reschedule(rt, conn, row.id)
+        return 0
+    key = str(row.flow_id)
+    system = served.source("oa")
+    if isinstance(docs, PermanentError):
+        exc = docs
+        if not already_seen(conn, system, key, version):
+            dead_letter(
+                conn,
+                exc,
+                system=system,
+                operation="sweep",
+                record_key=key,
+                payload=to_text(exported),
+            )
+            rt.store.audit(
+                conn,
+                system=system,
+                operation="sweep",
+                outcome="dead-lettered",
+                case_number=row.case_number,
+                record_key=key,
+                detail=str(exc),
+            )
+            mark_seen(conn, system, key, version, "dead")
+        _reschedule(rt, conn, row.id)
+        return 0
+    events = flow_events(row, docs, portal=served.portal)
+    routed = sum(
+        enqueue(conn, row.id, target, operation, dedupe, payload)
+        for target, operation, dedupe, payload in events
+    )
+    if routed:
+        audit_mapped(rt, conn, system, key, docs, row.case_number)
+        rt.store.audit(
+            conn,
+            system=system,
+            operation="sweep",
+            outcome="routed",
+            case_number=row.case_number,
+            record_key=key,
+            detail=f"{routed} new events",
+        )
+    _reschedule(rt, conn, row.id, closed=bool(docs.get("result")), swept=version)
     return routed
 
 
@@ -559,14 +767,23 @@ def _flow_lost(rt: Runtime, row: Any, error: PermanentError, served: Bureau) -> 
         conn.execute(update(cases).where(cases.c.id == row.id).values(flow_open=False))
 
 
-def _reschedule(rt: Runtime, case_id: int, closed: bool = False) -> None:
+def _reschedule(
+    rt: Runtime,
+    conn: Connection,
+    case_id: int,
+    closed: bool = False,
+    swept: str | None = None,
+) -> None:
+    """Set a flow's next sweep (spread around the interval); ``closed`` ends
+    its sweeps, ``swept`` is the digest of the export just routed."""
     interval = rt.config.poll.sweep_interval_seconds
     spread = timedelta(seconds=interval * (0.75 + random.random() / 2))
-    with rt.store.begin() as conn:
-        values: dict[str, Any] = {"next_sweep_at": datetime.now(UTC) + spread}
-        if closed:
-            values.update(flow_open=False, state="completed")
-        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+    values: dict[str, Any] = {"next_sweep_at": datetime.now(UTC) + spread}
+    if swept is not None:
+        values["swept_digest"] = swept
+    if closed:
+        values.update(flow_open=False, state="completed")
+    conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
 
 
 #: per flow document: (target, operation, online cases only), in the order a
@@ -604,55 +821,3 @@ def flow_events(
                 (target, operation, f"{target}:{operation}:{row.id}{suffix}", payload)
             )
     return events
-
-
-def _sweep_flow(rt: Runtime, row: Any, served: Bureau) -> int:
-    exported = read(served.oa.export_flow, row.flow_id)
-    key = str(row.flow_id)
-    system = served.source("oa")
-    try:
-        docs = _mapped(rt, "oa", "flow", exported, key, served)
-    except PermanentError as exc:
-        version = digest(exported)
-        with rt.store.begin() as conn:
-            if not already_seen(conn, system, key, version):
-                dead_letter(
-                    conn,
-                    exc,
-                    system=system,
-                    operation="sweep",
-                    record_key=key,
-                    payload=to_text(exported),
-                )
-                rt.store.audit(
-                    conn,
-                    system=system,
-                    operation="sweep",
-                    outcome="dead-lettered",
-                    case_number=row.case_number,
-                    record_key=key,
-                    detail=str(exc),
-                )
-                mark_seen(conn, system, key, version, "dead")
-        _reschedule(rt, row.id)
-        return 0
-    results = docs.get("result", [])
-    events = flow_events(row, docs, portal=served.portal)
-    with rt.store.begin() as conn:
-        routed = sum(
-            enqueue(conn, row.id, target, operation, dedupe, payload)
-            for target, operation, dedupe, payload in events
-        )
-        if routed:
-            audit_mapped(rt, conn, system, key, docs, row.case_number)
-            rt.store.audit(
-                conn,
-                system=system,
-                operation="sweep",
-                outcome="routed",
-                case_number=row.case_number,
-                record_key=key,
-                detail=f"{routed} new events",
-            )
-    _reschedule(rt, row.id, closed=bool(results))
-    return routed

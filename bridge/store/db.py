@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,12 +32,22 @@ PG_SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=10000"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # transactions are begun by _sqlite_begin, not by the driver
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE for the store's writes: the write lock is taken up front,
+    so a transaction that read first never fails to upgrade; other
+    transactions (reports, searches) begin deferred and only read."""
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:
@@ -47,6 +58,15 @@ class Store:
 
         self.engine = engine
         self.trail = trail or AuditTrail()
+        # SQLite has one writer at a time: this process's threads queue here
+        # for it, instead of in SQLite's busy handler, which sleeps up to
+        # 100 ms between tries; other processes still wait in busy_timeout
+        self._write_lock = threading.RLock() if self.is_sqlite else None
+        self._writer = (
+            engine.execution_options(sqlite_immediate=True)
+            if self.is_sqlite
+            else engine
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,10 +79,23 @@ class Store:
         upgrade(self.engine)
 
     @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One transaction that may write (on SQLite: holding the write lock)."""
+        with self._write_lock or nullcontext(), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only look at the store (on SQLite it takes no write lock)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; a lease holder's ``commit_check`` runs before commit."""
-        with self.engine.begin() as conn:
+        with self.writing() as conn, self.trail.batching(conn):
             yield conn
+            self.trail.flush(conn)
             check = commit_check.get()
             if check is not None:
                 check(conn)
@@ -82,7 +115,7 @@ class Store:
         correlation_id: str | None = None,
         payload: str | None = None,
         duration_ms: int | None = None,
-    ) -> int:
+    ) -> None:
         """Append one entry to the chained audit log inside the caller's
         transaction; ``payload`` is kept apart under its own retention."""
         fields = {
@@ -97,7 +130,7 @@ class Store:
             "correlation_id": correlation_id,
             "duration_ms": duration_ms,
         }
-        return self.trail.append(conn, fields, payload)
+        self.trail.append(conn, fields, payload)
 
     def watermark(self, conn: Connection, source: str) -> tuple[str, str] | None:
         row = conn.execute(
@@ -136,6 +169,7 @@ def open_store(
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10,
                                connect_args={"options": PG_SESSION_OPTIONS})

@@ -55,7 +55,7 @@ class Leases:
     def acquire(self, name: str) -> int | None:
         """Renew or take the lease; its token when held, None when another has it."""
         now = _now()
-        with self.store.engine.begin() as conn:
+        with self.store.writing() as conn:
             row = conn.execute(self._locked(conn, name)).first()
             if row is None:
                 token = self._create(conn, name, now)
@@ -141,7 +141,7 @@ class Leases:
 
     def succeeded(self, name: str, token: int) -> None:
         """Note a successful run of the lease's job (what /healthz reports)."""
-        with self.store.engine.begin() as conn:
+        with self.store.writing() as conn:
             conn.execute(
                 update(leases)
                 .where(leases.c.name == name, leases.c.token == token,
@@ -151,7 +151,7 @@ class Leases:
 
     def release_all(self) -> None:
         """Let the leases expire now, so another process need not wait."""
-        with self.store.engine.begin() as conn:
+        with self.store.writing() as conn:
             conn.execute(
                 update(leases)
                 .where(leases.c.holder == self.holder)

@@ -57,6 +57,8 @@ cases = Table(
     Column("state", String(32), nullable=False),
     Column("flow_open", Boolean, nullable=False, default=False),
     Column("next_sweep_at", DateTime(timezone=True)),
+    #: digest of the flow's export when a sweep last routed it
+    Column("swept_digest", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
