@@ -8,13 +8,21 @@ from typing import Any
 
 import pytest
 import requests
+import zeep
 from lxml import etree
 
+from bridge.adapters import envelope
 from bridge.adapters.base import Cursor, WriteOutcome
-from bridge.adapters.center import CenterAdapter
-from bridge.errors import RejectedError, TokenExpiredError, UnavailableError
+from bridge.adapters.center import BINDING, WSDL_PATH, CenterAdapter
+from bridge.errors import (
+    ProtocolError,
+    RejectedError,
+    TokenExpiredError,
+    UnavailableError,
+)
 from bridge.sim.center import CenterSimulator
 from bridge.sim.seed import BUREAU
+from tests.quirkhelp import Canned, canned_server
 
 MATTER = "370999001"
 
@@ -323,3 +331,45 @@ def test_get_apply_info_needs_a_key(adapter: CenterAdapter) -> None:
     """Asking for a case with neither number nor filing id is a ValueError."""
     with pytest.raises(ValueError, match="case number or a filing id"):
         adapter.get_apply_info()
+
+
+def test_envelopes_equal_what_zeep_wrote() -> None:
+    """A center request (SOAP 1.1, no header) is the body and headers zeep built."""
+    center = CenterAdapter(
+        "http://127.0.0.1:9", "k", "s", department_code="d", region_code="r"
+    )
+    client = zeep.Client(str(WSDL_PATH))
+    binding = client.wsdl.bindings[BINDING]
+    xml_str = '<?xml version="1.0" encoding="utf-8"?><APPROVEDATAINFO/>'
+    values = {"accessToken": "T", "xmlStr": xml_str}
+
+    made, made_headers = binding._create(
+        "receiveCourseInfo", (), values, client=client, options={"address": "x"}
+    )
+    ours, headers = envelope.request(
+        center._operations["receiveCourseInfo"], values, address="x"
+    )
+
+    expected = etree.tostring(made, method="c14n")
+    assert etree.tostring(etree.fromstring(ours), method="c14n") == expected
+    assert headers == dict(made_headers) == {
+        "SOAPAction": '""',
+        "Content-Type": "text/xml; charset=utf-8",
+    }
+
+
+def test_answer_without_response_element_is_protocol_error() -> None:
+    """A 200 envelope whose body lacks the response element is a ProtocolError."""
+    body = (
+        b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/">'
+        b"<e:Body><other/></e:Body></e:Envelope>"
+    )
+    with canned_server(Canned(body=body)) as url:
+        center = CenterAdapter(
+            url, "k", "s", department_code="d", region_code="r", timeout=3
+        )
+        with pytest.raises(ProtocolError) as broken:
+            center.get_apply_info(case_number="0999240000001")
+
+    assert broken.value.operation == "getXmlToken"
+    assert broken.value.system == "center"

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import zeep
+from lxml import etree
 
+from bridge.adapters import envelope
 from bridge.adapters.oa import OaAdapter
 from bridge.errors import (
     ConfigError,
+    ProtocolError,
     RejectedError,
     TokenExpiredError,
     UnavailableError,
 )
+from bridge.paths import WSDL_DIR
 from bridge.sim.oa import OaSimulator
+from tests.quirkhelp import Canned, canned_server
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +233,140 @@ def test_http500_page_is_unavailable(sim: OaSimulator, oa: OaAdapter) -> None:
 
     with pytest.raises(UnavailableError):
         oa.flow_state(1)
+
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+FLOW_NS = "http://impl.flow.services.v3x.seeyon.com"
+AUTH_NS = "http://impl.services.v3x.seeyon.com"
+T_NS = "http://services.v3x.seeyon.com/xsd"
+WSA = "http://www.w3.org/2005/08/addressing"
+
+
+def canned_oa(flow_answer: Canned) -> Callable[[str], Canned | None]:
+    """authorityService answers a token; every other service ``flow_answer``."""
+    token = (
+        f'<e:Envelope xmlns:e="{SOAP12}"><e:Body>'
+        f'<ns:authenticateResponse xmlns:ns="{AUTH_NS}"><ns:return xmlns:t="{T_NS}">'
+        "<t:id>T-1</t:id></ns:return></ns:authenticateResponse></e:Body></e:Envelope>"
+    ).encode()
+
+    def answer(path: str) -> Canned | None:
+        if "authorityService" in path:
+            return Canned(body=token, content_type="application/soap+xml")
+        return flow_answer
+
+    return answer
+
+
+def test_envelopes_equal_what_zeep_wrote() -> None:
+    """Each OA request body and its HTTP headers are the ones zeep's binding built."""
+    oa = OaAdapter("http://127.0.0.1:9", "service-admin", "123456")
+    calls = {
+        "BPMService": {
+            "launchFormCollaboration": {
+                "token": "T",
+                "senderLoginName": "s",
+                "templateCode": "HBJ_SX01",
+                "subject": "",
+                "data": form("Z-1"),
+                "attachments": [1, -2],
+                "param": "0",
+            },
+            "getFlowState": {"token": "T", "flowId": -7},
+            "getFormCollIdsByDateTime": {
+                "token": "T",
+                "templateCode": ["A", "B"],
+                "beginDateTime": "2024-01-01 00:00:00",
+                "endDateTime": "2024-01-02 00:00:00",
+            },
+        },
+        "documentService": {"exportFlowList": {"token": "T", "flowIdArray": [1, 2]}},
+        "messageService": {
+            "sendMessageByLoginName": {
+                "token": "T",
+                "loginNames": ["a"],
+                "content": "通知",
+                "url": [],
+            }
+        },
+        "authorityService": {"authenticate": {"userName": "u", "password": "p"}},
+    }
+    for service, operations in calls.items():
+        client = zeep.Client(str(WSDL_DIR / "seeyon" / f"{service}.wsdl"))
+        binding = client.wsdl.bindings[f"{{www.seeyon.com}}{service}Soap12Binding"]
+        address = oa._address(service)
+        for operation, values in operations.items():
+            options = {"address": address}
+            made, made_headers = binding._create(
+                operation, (), values, client=client, options=options
+            )
+            ours, headers = envelope.request(
+                oa._operation(service, operation), values, address=address
+            )
+
+            root = etree.fromstring(ours)
+            body = root.find(f"{{{SOAP12}}}Body")
+            expected = made.find(f"{{{SOAP12}}}Body")
+            assert etree.tostring(body, method="c14n") == etree.tostring(
+                expected, method="c14n"
+            )
+            assert headers == dict(made_headers)
+            assert root.findtext(f".//{{{WSA}}}Action") == f"urn:{operation}"
+            assert root.findtext(f".//{{{WSA}}}To") == address
+
+
+def test_soap11_typed_fault_keeps_its_number() -> None:
+    """A SOAP 1.1 ServiceException fault is the same RejectedError as a 1.2 one."""
+    fault = (
+        f'<e:Envelope xmlns:e="{SOAP11}"><e:Body><e:Fault>'
+        "<faultcode>e:Server</faultcode><faultstring>流程不存在:5</faultstring><detail>"
+        f'<ns:ServiceException xmlns:ns="{FLOW_NS}"><ns:ServiceException '
+        f'xmlns:t="{T_NS}"><t:errorNumber>3001</t:errorNumber>'
+        "<t:message>流程不存在:5</t:message></ns:ServiceException>"
+        "</ns:ServiceException></detail></e:Fault></e:Body></e:Envelope>"
+    ).encode()
+    canned = Canned(status=500, body=fault)
+    with canned_server(canned, canned_oa(canned)) as url:
+        oa = OaAdapter(url, "service-admin", "123456", timeout=3, deadline=5)
+        with pytest.raises(RejectedError) as refused:
+            oa.flow_state(5)
+
+    assert refused.value.fault_code == "3001"
+    assert refused.value.fault_text == "流程不存在:5"
+    assert refused.value.record == "5"
+
+
+@pytest.mark.parametrize(
+    ("operation", "returns"),
+    [
+        (
+            "launchFormCollaboration",
+            f'<ns:return xmlns:t="{T_NS}"><t:result>5</t:result></ns:return>',
+        ),
+        (
+            "getAllFormCollIdsByDateTime",
+            "<ns:return>1</ns:return><ns:return>x</ns:return>",
+        ),
+        ("getFlowState", ""),
+    ],
+)
+def test_incomplete_answers_are_protocol_errors(operation: str, returns: str) -> None:
+    """No errorNumber, a non-numeric id, a missing state: each a ProtocolError."""
+    body = (
+        f'<e:Envelope xmlns:e="{SOAP12}"><e:Body><ns:{operation}Response '
+        f'xmlns:ns="{FLOW_NS}">{returns}</ns:{operation}Response></e:Body></e:Envelope>'
+    ).encode()
+    canned = Canned(body=body, content_type="application/soap+xml")
+    with canned_server(canned, canned_oa(canned)) as url:
+        oa = OaAdapter(url, "service-admin", "123456", timeout=3, deadline=5)
+        with pytest.raises(ProtocolError) as broken:
+            if operation == "launchFormCollaboration":
+                oa.launch("HBJ_SX01", "s", form("P-1"))
+            elif operation == "getFlowState":
+                oa.flow_state(5)
+            else:
+                oa.list_flow_ids("2024-01-01", "2024-01-02")
+
+    assert broken.value.system == "oa"
+    assert broken.value.operation in (operation, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,13 +10,17 @@ from typing import Any
 
 import pytest
 import requests
+import zeep
+from lxml import etree
 
+from bridge.adapters import envelope
 from bridge.adapters.base import Cursor, WriteOutcome
-from bridge.adapters.portal import PortalAdapter
+from bridge.adapters.portal import BINDING, WSDL_PATH, PortalAdapter
 from bridge.errors import BusyError, RejectedError, UnavailableError
 from bridge.sim.portal import ENDPOINT, FILING_FIELDS, PortalSimulator
 
 SINCE = "2000-01-01 00:00:00"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +211,34 @@ def test_bare_host_url_gets_the_service_path(sim: PortalSimulator) -> None:
 
     assert portal.address == sim.url + ENDPOINT
     portal.close()
+
+
+def test_envelope_body_and_signature_follow_zeep() -> None:
+    """A portal request has zeep's body and headers and a verifiable digest."""
+    portal = PortalAdapter("http://127.0.0.1:9", "bridge", "bridge-secret")
+    client = zeep.Client(str(WSDL_PATH))
+    binding = client.wsdl.bindings[BINDING]
+    values = progress_params("WS1")
+    security = envelope.username_token("bridge", "bridge-secret")
+
+    made, made_headers = binding._create(
+        "postProgress", (), values, client=client, options={"address": "x"}
+    )
+    ours, headers = envelope.request(
+        portal._operations["postProgress"], values, address="x", security=security
+    )
+
+    root = etree.fromstring(ours)
+    body = root.find(f"{{{SOAP11}}}Body")
+    expected = made.find(f"{{{SOAP11}}}Body")
+    canonical = etree.tostring(expected, method="c14n")
+    assert etree.tostring(body, method="c14n") == canonical
+    assert headers == dict(made_headers)
+    token = root.find(f"{{{SOAP11}}}Header/{{{envelope.WSSE_NS}}}Security")[0]
+    nonce = base64.b64decode(token.findtext(f"{{{envelope.WSSE_NS}}}Nonce"))
+    created = token.findtext(f"{{{envelope.WSU_NS}}}Created")
+    digest = hashlib.sha1(nonce + created.encode() + b"bridge-secret").digest()
+    assert token.findtext(f"{{{envelope.WSSE_NS}}}Password") == base64.b64encode(
+        digest
+    ).decode()
+    assert created.endswith("Z")

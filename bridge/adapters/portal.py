@@ -1,8 +1,9 @@
 """The adapter for the bureau's online filing portal (网上受理系统).
 
-It loads the bundled FilingService WSDL, binds it to the configured address,
-signs every call with a WS-Security UsernameToken (password digest, UTC
-timestamps) and hands filings to the mapping layer as native ``<filing>``
+zeep loads the bundled FilingService WSDL once, at start; every call's
+envelope is then written with lxml (bridge/adapters/envelope.py), signed with
+a WS-Security UsernameToken (password digest, UTC timestamps), and its answer
+read with lxml. Filings reach the mapping layer as native ``<filing>``
 elements with unqualified child names, exactly as the portal sent them
 (an element marked ``xsi:nil="true"`` is left out, as if it were absent).
 """
@@ -16,19 +17,12 @@ from urllib.parse import urlsplit
 import structlog
 import zeep
 from lxml import etree
-from zeep.helpers import serialize_object
-from zeep.wsse.username import UsernameToken
 
+from bridge.adapters import envelope
 from bridge.adapters.base import Attachment, Cursor, Page, WriteOutcome
-from bridge.adapters.decode import parse_answer
 from bridge.adapters.quirks import QuirkProfile, profile_from
 from bridge.adapters.records import check_numbers, numeric_paths
-from bridge.adapters.transport import (
-    SOAP11_NS,
-    make_transport,
-    translate,
-    zeep_settings,
-)
+from bridge.adapters.transport import make_transport, translate, zeep_settings
 from bridge.errors import ProtocolError, RejectedError
 from bridge.paths import WSDL_DIR
 from bridge.xmlutil import local, text
@@ -42,6 +36,15 @@ WSDL_PATH = WSDL_DIR / "portal" / "FilingService.wsdl"
 BINDING = f"{{{PORTAL_NS}}}FilingServiceSoapBinding"
 ALREADY_MESSAGE = "已存在"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+OPERATIONS = (
+    "listFilings",
+    "getAttachment",
+    "postProgress",
+    "publishResult",
+    "getPublication",
+)
+ATTACHMENT = ("attachmentId", "fileName", "mediaType", "content")
+ANSWER = ("code", "message")
 
 
 class PortalAdapter:
@@ -64,16 +67,18 @@ class PortalAdapter:
         self._transport = make_transport(
             SYSTEM, timeout, deadline, quirks=self.quirks, bundle=WSDL_PATH.parent
         )
-        token = UsernameToken(username, password, use_digest=True, zulu_timestamp=True)
+        self._username = username
+        self._password = password
         client = zeep.Client(
             str(WSDL_PATH),
             transport=self._transport,
-            wsse=token,
             settings=zeep_settings(self.quirks),
         )
-        self._client = client
-        self._service = client.create_service(BINDING, self.address)
+        self._operations = envelope.operations_of(client, BINDING, OPERATIONS)
         self._numbers = numeric_paths(client.get_type(f"{{{PORTAL_NS}}}Filing"))
+        publication = client.get_type(f"{{{PORTAL_NS}}}Publication")
+        self._publication = tuple(name for name, _ in publication.elements)
+        self._huge = self.quirks.max_bytes > 10_000_000
 
     def close(self) -> None:
         """Release the pooled HTTP connections."""
@@ -106,21 +111,35 @@ class PortalAdapter:
 
     def get_attachment(self, attachment_id: str) -> Attachment:
         """One attachment's bytes and names."""
-        result = self._call("getAttachment", attachment_id, attachmentId=attachment_id)
+        operation = "getAttachment"
+        answer = self._call(operation, attachment_id, attachmentId=attachment_id)
+        try:
+            found = envelope.fields(answer, ATTACHMENT, operation)
+            missing = [name for name in ATTACHMENT[:3] if found[name] is None]
+            if missing:
+                raise ProtocolError(f"{operation} answer has no {missing[0]}")
+            content = envelope.binary(found["content"], f"{operation} content")
+        except ProtocolError as exc:
+            raise translate(exc, SYSTEM, operation, attachment_id) from None
         return Attachment(
-            attachment_id=result.attachmentId,
-            file_name=result.fileName,
-            media_type=result.mediaType,
-            content=bytes(result.content or b""),
+            attachment_id=str(found["attachmentId"]),
+            file_name=str(found["fileName"]),
+            media_type=str(found["mediaType"]),
+            content=content,
         )
 
     def get_publication(self, case_no: str) -> dict[str, str] | None:
         """What the portal publishes for ``case_no``, or None if nothing yet."""
-        result = self._call("getPublication", case_no, caseNo=case_no)
-        if result is None:
+        operation = "getPublication"
+        answer = self._call(operation, case_no, caseNo=case_no)
+        publication = envelope.first(answer, "publication")
+        if publication is None or envelope.is_nil(publication):
             return None
-        found = serialize_object(result, dict)
-        return {key: str(value) for key, value in found.items() if value is not None}
+        try:
+            found = envelope.fields(publication, self._publication, operation)
+        except ProtocolError as exc:
+            raise translate(exc, SYSTEM, operation, case_no) from None
+        return {key: value for key, value in found.items() if value is not None}
 
     # -- writing -------------------------------------------------------------------
 
@@ -136,80 +155,61 @@ class PortalAdapter:
     def _write(
         self, operation: str, record: str | None, params: dict[str, str]
     ) -> WriteOutcome:
-        result = self._call(operation, record, **params)
-        if result.code != 0:
-            raise RejectedError(
-                result.message or f"code {result.code}",
+        answer = self._call(operation, record, **params)
+        try:
+            found = envelope.fields(answer, ANSWER, operation)
+        except ProtocolError as exc:
+            raise translate(exc, SYSTEM, operation, record) from None
+        if found["code"] is None:
+            raise ProtocolError(
+                f"{operation} answer has no code",
                 system=SYSTEM,
                 operation=operation,
                 record=record,
-                detail=f"code={result.code}",
             )
-        if result.message in self.quirks.already_done_messages:
+        code = envelope.long_or_none(found["code"])
+        message = found["message"]
+        if code != 0:
+            raise RejectedError(
+                message or f"code {code}",
+                system=SYSTEM,
+                operation=operation,
+                record=record,
+                detail=f"code={code}",
+            )
+        if message in self.quirks.already_done_messages:
             return WriteOutcome.ALREADY
         return WriteOutcome.DONE
 
-    # -- the hot path: zeep builds and signs, lxml reads ----------------------------
+    # -- the one place a call happens ------------------------------------------------
 
     def _list_natively(
         self, arguments: dict[str, Any]
     ) -> tuple[list[etree._Element], bool]:
-        """listFilings without zeep's object mapping of the answer.
-
-        zeep still binds the operation and signs the envelope; a 200 answer
-        without a fault is read with lxml, anything else goes through zeep's
-        own reply processing so faults are raised exactly as on other calls.
-        """
-        operation = "listFilings"
-        started = time.monotonic()
-        binding = self._service._binding
-        options = self._service._binding_options
-        try:
-            envelope, headers = binding._create(
-                operation, (), arguments, client=self._client, options=options
-            )
-            response = self._transport.post_xml(options["address"], envelope, headers)
-            answer = self._answer_element(response)
-            if answer is None:
-                binding.process_reply(self._client, binding.get(operation), response)
-                raise ProtocolError("listFilings answer has no response element")
-        except Exception as exc:
-            raise self._failed(exc, operation, started) from exc
-        log.info("portal.call", operation=operation, ms=_ms(started))
-
+        """listFilings, its records as unqualified native elements."""
+        answer = self._call("listFilings", None, huge=True, **arguments)
         records = [
             _unqualified(child, self.quirks.drop_nil)
             for child in answer
-            if isinstance(child.tag, str) and local(child.tag) == "filing"
+            if envelope.local_name(child) == "filing"
         ]
         return records, text(answer, "hasMore") == "1"
 
-    def _answer_element(self, response: Any) -> etree._Element | None:
-        """The listFilingsResponse of a plain 200 answer; None for anything else."""
-        if response.status_code != 200:
-            return None
-        root = parse_answer(response.content, system=SYSTEM, huge=True)
-        body = root.find(f"{{{SOAP11_NS}}}Body")
-        if body is None or body.find(f"{{{SOAP11_NS}}}Fault") is not None:
-            return None
-        return body.find(f"{{{PORTAL_NS}}}listFilingsResponse")
-
-    def _failed(self, exc: Exception, operation: str, started: float) -> Exception:
-        error = translate(exc, SYSTEM, operation, None)
-        log.warning(
-            "portal.call_failed",
-            operation=operation,
-            error=type(error).__name__,
-            ms=_ms(started),
-        )
-        return error
-
-    # -- the one place a call happens ------------------------------------------------
-
-    def _call(self, operation: str, record: str | None, **arguments: Any) -> Any:
+    def _call(
+        self, operation: str, record: str | None, huge: bool = False, **arguments: Any
+    ) -> etree._Element:
+        """One signed call; the answer's response wrapper."""
         started = time.monotonic()
+        bound = self._operations[operation]
         try:
-            result = getattr(self._service, operation)(**arguments)
+            security = envelope.username_token(self._username, self._password)
+            payload, headers = envelope.request(
+                bound, arguments, address=self.address, security=security
+            )
+            response = self._transport.post(self.address, payload, headers)
+            answer = envelope.answer(response, bound, huge=huge or self._huge)
+            if answer is None:
+                raise ProtocolError(f"{operation} answered nothing")
         except Exception as exc:
             error = translate(exc, SYSTEM, operation, record)
             log.warning(
@@ -220,7 +220,7 @@ class PortalAdapter:
             )
             raise error from exc
         log.info("portal.call", operation=operation, ms=_ms(started))
-        return result
+        return answer
 
 
 def _endpoint(url: str) -> str:
