@@ -88,6 +88,17 @@ class Job:
 Handler = Callable[[Runtime, Job], Outcome]
 
 
+@dataclass
+class _Completion:
+    """A delivered write waiting for its done mark to commit."""
+
+    job: Job
+    outcome: Outcome
+    settled: threading.Event = field(default_factory=threading.Event)
+    fenced: bool = False
+    error: Exception | None = None
+
+
 class Deliverer:
     """Runs due deliveries on a bounded thread pool."""
 
@@ -106,6 +117,9 @@ class Deliverer:
         self._claiming = threading.Lock()
         self._drained = False
         self._claimed_at: dict[int, float] = {}
+        self._pending: list[_Completion] = []
+        self._pending_lock = threading.Lock()
+        self._committing = threading.Lock()
 
     def close(self, wait: bool = True) -> None:
         self.stopping.set()
@@ -406,36 +420,20 @@ class Deliverer:
         return True
 
     def _done(self, job: Job, outcome: Outcome) -> None:
-        with self.rt.store.begin() as conn:
-            self._fenced_update(
-                conn,
-                job,
-                status="done",
-                result=outcome.result,
-                done_at=datetime.now(UTC),
-                claim_until=None,
-            )
-            if outcome.case_updates:
-                conn.execute(
-                    update(cases)
-                    .where(cases.c.id == job.case_id)
-                    .values(
-                        updated_at=datetime.now(UTC),
-                        **_keep_final(outcome.case_updates),
-                    )
-                )
-            number = outcome.case_updates.get("case_number", job.case_number)
-            self.rt.store.audit(
-                conn,
+        """Record a delivered write; it is committed together with the other
+        workers' waiting ones (one transaction, one chain head for the lot)."""
+        mine = _Completion(job, outcome)
+        with self._pending_lock:
+            self._pending.append(mine)
+        self._settle(mine)
+        if mine.error is not None:
+            raise mine.error
+        if mine.fenced:
+            raise FencedError(
+                "delivery claimed by another process",
                 system=job.target,
                 operation=job.operation,
-                outcome="delivered",
-                case_number=number,
-                record_key=job.filing_id or number,
-                detail=outcome.result,
-                payload_digest=digest(
-                    job.payload if job.payload is not None else job.case
-                ),
+                record=str(job.id),
             )
         self._count(job, "delivered")
         metrics.records_out.labels(job.target).inc()
@@ -447,6 +445,77 @@ class Deliverer:
             attempts=job.attempts,
             result=outcome.result,
         )
+
+    def _settle(self, mine: _Completion) -> None:
+        """Wait until ``mine`` is committed, committing the waiting ones
+        (``mine`` among them) when no other worker is doing so."""
+        while not mine.settled.is_set():
+            if not self._committing.acquire(blocking=False):
+                mine.settled.wait(0.05)
+                continue
+            while True:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                    if not batch:
+                        # released under the pending lock: a completion added
+                        # after this finds the committing lock free
+                        self._committing.release()
+                        break
+                self._commit_done(batch)
+
+    def _commit_done(self, batch: list[_Completion]) -> None:
+        """One transaction for ``batch``; a delivery whose claim was lost is
+        left out of it, a store failure is every one's error. Never raises."""
+        try:
+            with self.rt.store.begin() as conn:
+                for item in batch:
+                    item.fenced = not self._write_done(conn, item.job, item.outcome)
+        except Exception as exc:  # noqa: BLE001 - handed to each waiting worker
+            for item in batch:
+                item.error = exc
+        for item in batch:
+            item.settled.set()
+
+    def _write_done(self, conn: Connection, job: Job, outcome: Outcome) -> bool:
+        """The done mark, case updates and audit entry of one delivery; False
+        (and nothing written) when this process's claim no longer stands."""
+        moved = conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == job.id,
+                deliveries.c.claim_owner == self.holder,
+                deliveries.c.claim_token == self._tokens.get(job.id, -1),
+            )
+            .values(
+                status="done",
+                result=outcome.result,
+                done_at=datetime.now(UTC),
+                claim_until=None,
+            )
+        )
+        if moved.rowcount != 1:
+            return False
+        if outcome.case_updates:
+            conn.execute(
+                update(cases)
+                .where(cases.c.id == job.case_id)
+                .values(
+                    updated_at=datetime.now(UTC),
+                    **_keep_final(outcome.case_updates),
+                )
+            )
+        number = outcome.case_updates.get("case_number", job.case_number)
+        self.rt.store.audit(
+            conn,
+            system=job.target,
+            operation=job.operation,
+            outcome="delivered",
+            case_number=number,
+            record_key=job.filing_id or number,
+            detail=outcome.result,
+            payload_digest=digest(job.payload if job.payload is not None else job.case),
+        )
+        return True
 
     def _postpone(self, job: Job, seconds: float, count_attempt: bool) -> None:
         values: dict[str, Any] = {
