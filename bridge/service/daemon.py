@@ -25,6 +25,9 @@ def run_daemon(config_path: str | Path | None) -> int:
     """Check the configuration, start the bridge, run until told to stop."""
     from bridge.engine.bridge import Bridge
     from bridge.service.checks import problems_of
+    from bridge.service.memory import cap_malloc_arenas
+
+    cap_malloc_arenas()
 
     config_path = config_path or os.environ.get(ENV_VAR)
     config = load_config(config_path)
