@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+import urllib3
 import zeep
 
 from bridge.adapters.center import CenterAdapter
@@ -234,11 +234,13 @@ def test_wsse_timestamps_are_utc_whatever_tz(tmp_path: Path, zone: str) -> None:
     assert count == "1"
 
 
-def test_requests_session_is_pooled_per_counterpart() -> None:
-    """One transport keeps one session with one bounded, retry-free pool."""
+def test_calls_are_pooled_per_counterpart() -> None:
+    """One transport keeps one bounded, retry-free urllib3 pool per counterpart."""
     transport = make_transport("center", pool_size=3)
-    adapter = transport.session.get_adapter("http://127.0.0.1/")
+    pool = transport.pool.connection_from_url("http://127.0.0.1:8080/")
 
-    assert isinstance(transport.session, requests.Session)
-    assert adapter._pool_maxsize == 3
-    assert adapter.max_retries.total == 0
+    assert isinstance(transport.pool, urllib3.PoolManager)
+    assert pool.pool.maxsize == 3
+    assert pool.block is False
+    assert pool.retries.total is False
+    assert transport.session.trust_env is False

@@ -32,7 +32,12 @@ from lxml import etree
 from bridge.adapters import envelope
 from bridge.adapters.base import Cursor, Page, WriteOutcome
 from bridge.adapters.quirks import QuirkProfile, profile_from
-from bridge.adapters.transport import make_transport, translate, zeep_settings
+from bridge.adapters.transport import (
+    POOL_SIZE,
+    make_transport,
+    translate,
+    zeep_settings,
+)
 from bridge.errors import (
     ProtocolError,
     RejectedError,
@@ -95,6 +100,7 @@ class CenterAdapter:
         timeout: float = 10,
         deadline: float = 30,
         quirks: QuirkProfile | dict[str, Any] | None = None,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         profile = profile_from(quirks, SYSTEM)
         if already_done_prefix is not None:
@@ -111,7 +117,12 @@ class CenterAdapter:
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self._transport = make_transport(
-            SYSTEM, timeout, deadline, quirks=profile, bundle=WSDL_PATH.parent
+            SYSTEM,
+            timeout,
+            deadline,
+            pool_size=pool_size,
+            quirks=profile,
+            bundle=WSDL_PATH.parent,
         )
         client = zeep.Client(
             str(WSDL_PATH), transport=self._transport, settings=zeep_settings(profile)
@@ -121,7 +132,7 @@ class CenterAdapter:
 
     def close(self) -> None:
         """Release the pooled HTTP connections."""
-        self._transport.session.close()
+        self._transport.close()
 
     # -- reading -------------------------------------------------------------------
 

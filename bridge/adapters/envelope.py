@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
 from zeep.wsdl.bindings.soap import Soap12Binding
 
-from bridge.adapters.transport import SOAP11_NS, SOAP12_NS, fault_error
+from bridge.adapters.transport import SOAP11_NS, SOAP12_NS, HttpAnswer, fault_error
 from bridge.errors import ProtocolError, SecurityError
 
 ENVELOPE_NS = {"1.1": SOAP11_NS, "1.2": SOAP12_NS}
@@ -212,7 +211,7 @@ def username_token(username: str, password: str) -> etree._Element:
 
 
 def answer(
-    response: requests.Response, operation: Operation, *, huge: bool = False
+    response: HttpAnswer, operation: Operation, *, huge: bool = False
 ) -> etree._Element | None:
     """The response wrapper of a plain answer; None for an empty 201 or 202.
 
@@ -253,7 +252,7 @@ def answer(
     return wrapper
 
 
-def _parse(response: requests.Response, huge: bool) -> etree._Element:
+def _parse(response: HttpAnswer, huge: bool) -> etree._Element:
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=huge
     )

@@ -29,7 +29,12 @@ from urllib3 import encode_multipart_formdata
 from bridge.adapters import envelope
 from bridge.adapters.envelope import Operation
 from bridge.adapters.quirks import QuirkProfile, profile_from
-from bridge.adapters.transport import make_transport, translate, zeep_settings
+from bridge.adapters.transport import (
+    POOL_SIZE,
+    make_transport,
+    translate,
+    zeep_settings,
+)
 from bridge.errors import (
     BridgeError,
     ConfigError,
@@ -102,6 +107,7 @@ class OaAdapter:
         timeout: float = 10,
         deadline: float = 30,
         quirks: QuirkProfile | dict[str, Any] | None = None,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         if not isinstance(quirks, QuirkProfile):
             quirks = {"soap_version": "1.2", **(quirks or {})}
@@ -115,6 +121,7 @@ class OaAdapter:
             SYSTEM,
             timeout,
             deadline,
+            pool_size=pool_size,
             quirks=self.quirks,
             bundle=WSDL_DIR / "seeyon",
         )

@@ -22,7 +22,12 @@ from bridge.adapters import envelope
 from bridge.adapters.base import Attachment, Cursor, Page, WriteOutcome
 from bridge.adapters.quirks import QuirkProfile, profile_from
 from bridge.adapters.records import check_numbers, numeric_paths
-from bridge.adapters.transport import make_transport, translate, zeep_settings
+from bridge.adapters.transport import (
+    POOL_SIZE,
+    make_transport,
+    translate,
+    zeep_settings,
+)
 from bridge.errors import ProtocolError, RejectedError
 from bridge.paths import WSDL_DIR
 from bridge.xmlutil import local, text
@@ -61,11 +66,17 @@ class PortalAdapter:
         timeout: float = 10,
         deadline: float = 30,
         quirks: QuirkProfile | dict[str, Any] | None = None,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         self.quirks = profile_from(quirks, SYSTEM)
         self.address = _endpoint(url)
         self._transport = make_transport(
-            SYSTEM, timeout, deadline, quirks=self.quirks, bundle=WSDL_PATH.parent
+            SYSTEM,
+            timeout,
+            deadline,
+            pool_size=pool_size,
+            quirks=self.quirks,
+            bundle=WSDL_PATH.parent,
         )
         self._username = username
         self._password = password
@@ -82,7 +93,7 @@ class PortalAdapter:
 
     def close(self) -> None:
         """Release the pooled HTTP connections."""
-        self._transport.session.close()
+        self._transport.close()
 
     # -- reading -------------------------------------------------------------------
 

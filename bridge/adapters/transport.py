@@ -1,7 +1,11 @@
-"""The shared SOAP transport: one pooled HTTP session per counterpart, a total
+"""The shared SOAP transport: one pooled HTTP client per counterpart, a total
 deadline per call, the encoding rules and size cap of the counterpart's quirk
 profile, WSDL loading confined to a local bundle, and the one place where
-requests, zeep and lxml exceptions become govbridge errors."""
+urllib3, requests, zeep and lxml exceptions become govbridge errors.
+
+Calls go through urllib3 directly; requests stays only under zeep, for a WSDL
+fetched without a bundle at start.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,24 @@ import re
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+import urllib3.exceptions
 import zeep
 import zeep.exceptions
 from lxml import etree
 from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3 import HTTPHeaderDict
 
-from bridge.adapters.decode import choose_encoding, looks_like_xml, to_utf8
+from bridge.adapters.decode import (
+    choose_encoding,
+    header_charset,
+    looks_like_xml,
+    to_utf8,
+)
 from bridge.adapters.quirks import QuirkProfile
 from bridge.errors import (
     BridgeError,
@@ -36,6 +49,13 @@ SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 _ENVELOPE_NS = {"1.1": SOAP11_NS, "1.2": SOAP12_NS}
 
+#: connections kept per counterpart: enough for 32 delivery workers at once
+POOL_SIZE = 32
+#: redirects followed per call, and how each turns the method (as requests did)
+MAX_REDIRECTS = 30
+_REDIRECTS = (301, 302, 303, 307, 308)
+_BODY_HEADERS = ("content-length", "content-type", "transfer-encoding")
+
 
 def make_session(pool_size: int = 8) -> requests.Session:
     """A requests session with one bounded connection pool and no retries."""
@@ -45,6 +65,42 @@ def make_session(pool_size: int = 8) -> requests.Session:
     session.mount("https://", adapter)
     session.trust_env = False
     return session
+
+
+def make_pool(pool_size: int = POOL_SIZE) -> urllib3.PoolManager:
+    """One counterpart's connections: keep-alive, at most ``pool_size`` kept per
+    host, no retries, no proxies, certificates checked against requests' bundle.
+
+    A call beyond ``pool_size`` at once opens a connection of its own that is
+    closed afterwards, as requests' pool did; no call waits for a free one.
+    """
+    return urllib3.PoolManager(
+        num_pools=4,
+        maxsize=pool_size,
+        block=False,
+        retries=False,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=DEFAULT_CA_BUNDLE_PATH,
+    )
+
+
+class HttpAnswer:
+    """A complete HTTP answer: what zeep's bindings and the adapters read of a
+    ``requests.Response`` (status, headers, body, charset)."""
+
+    __slots__ = ("status_code", "headers", "content", "url")
+
+    def __init__(
+        self, status_code: int, headers: HTTPHeaderDict, content: bytes, url: str
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.url = url
+
+    @property
+    def encoding(self) -> str | None:
+        return header_charset(self.headers.get("Content-Type"))
 
 
 def snippet(body: bytes, content_type: str, limit: int = 200) -> str:
@@ -66,6 +122,8 @@ class DeadlineTransport(zeep.Transport):
     have passed since it started. XML answers are re-encoded as UTF-8 by the
     rules of bridge/adapters/decode.py before zeep or lxml see them, and WSDL
     and schema locations resolve inside the local ``bundle`` folder only.
+    Calls are sent through the urllib3 ``pool``; zeep's requests session only
+    fetches a WSDL when no bundle is set.
     """
 
     def __init__(
@@ -73,6 +131,7 @@ class DeadlineTransport(zeep.Transport):
         system: str,
         *,
         session: requests.Session | None = None,
+        pool: urllib3.PoolManager | None = None,
         timeout: float = 10.0,
         deadline: float = 30.0,
         max_bytes: int | None = None,
@@ -80,64 +139,119 @@ class DeadlineTransport(zeep.Transport):
         bundle: Path | None = None,
     ) -> None:
         super().__init__(
-            session=session or make_session(),
+            session=session or make_session(1),
             timeout=timeout,
             operation_timeout=timeout,
         )
         self.system = system
+        self.pool = pool or make_pool()
         self.quirks = quirks or QuirkProfile()
         self.read_timeout = timeout
         self.deadline = deadline
         self.max_bytes = max_bytes or self.quirks.max_bytes
         self.bundle = bundle
+        self._timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
+        self._default_headers = dict(self.session.headers)
+        self._default_names = {name.lower() for name in self._default_headers}
 
     def post(self, address: str, message: Any, headers: dict[str, str]) -> Any:
+        """Send ``message``; the complete, re-encoded answer as an HttpAnswer."""
         started = time.monotonic()
+        method, url, body = "POST", address, message
+        sent = self._with_defaults(headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            raw = self._send(method, url, body, sent)
+            content = self._read_body(raw, started)
+            location = raw.headers.get("Location") if raw.status in _REDIRECTS else None
+            if not location:
+                answer = HttpAnswer(raw.status, raw.headers, content, url)
+                self._check_status(answer)
+                self._normalise(answer)
+                return answer
+            url = urljoin(url, location)
+            method, body, sent = _redirected(raw.status, method, body, sent)
+        raise UnavailableError(
+            f"cannot reach {address}",
+            system=self.system,
+            detail=f"more than {MAX_REDIRECTS} redirects",
+        )
+
+    def close(self) -> None:
+        """Release the pooled connections (and zeep's session)."""
+        self.pool.clear()
+        self.session.close()
+
+    def _with_defaults(self, headers: dict[str, str]) -> dict[str, str]:
+        """The session's default headers (zeep's User-Agent, Accept-Encoding,
+        keep-alive) under the call's own, as requests merged them."""
+        if not self._default_names.intersection(name.lower() for name in headers):
+            return {**self._default_headers, **headers}
+        given = {name.lower() for name in headers}
+        kept = {
+            name: value
+            for name, value in self._default_headers.items()
+            if name.lower() not in given
+        }
+        return {**kept, **headers}
+
+    def _send(
+        self, method: str, url: str, body: Any, headers: dict[str, str]
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request; its answer with the body still unread."""
         try:
-            response = self.session.post(
-                address,
-                data=message,
-                headers=headers,
-                timeout=(min(self.read_timeout, 5.0), self.read_timeout),
-                stream=True,
+            parts = urlsplit(url)
+            target = parts.path or "/"
+            if parts.query:
+                target = f"{target}?{parts.query}"
+            pool = self.pool.connection_from_host(
+                parts.hostname, parts.port, parts.scheme or "http"
             )
-        except requests.Timeout as exc:
+            return pool.urlopen(
+                method,
+                target,
+                body=body,
+                headers=headers,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=self._timeout,
+                preload_content=False,
+                decode_content=True,
+            )
+        except urllib3.exceptions.NewConnectionError as exc:
+            raise UnavailableError(
+                f"cannot reach {url}", system=self.system, detail=str(exc)
+            ) from exc
+        except urllib3.exceptions.TimeoutError as exc:
             raise TimeoutError_(
                 "no answer in time", system=self.system, detail=str(exc)
             ) from exc
-        except requests.RequestException as exc:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise UnavailableError(
-                f"cannot reach {address}", system=self.system, detail=str(exc)
+                f"cannot reach {url}", system=self.system, detail=str(exc)
             ) from exc
-        response._content = self._read_body(response, started)
-        self._check_status(response)
-        self._normalise(response)
-        return response
 
-    def _read_body(self, response: requests.Response, started: float) -> bytes:
+    def _read_body(self, response: urllib3.BaseHTTPResponse, started: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
             while True:
-                chunk = response.raw.read1(65536, decode_content=True)
+                chunk = response.read1(65536, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
-                self._check_size(size, response.status_code)
+                self._check_size(size, response.status)
                 chunks.append(chunk)
-                self._check_deadline(started, response.status_code)
-        except (requests.RequestException, OSError) as exc:
-            raise TimeoutError_(
-                "answer interrupted", system=self.system, detail=str(exc)
-            ) from exc
+                self._check_deadline(started, response.status)
+        except BridgeError:
+            raise
         except Exception as exc:
-            if isinstance(exc, BridgeError):
-                raise
             raise TimeoutError_(
                 "answer interrupted", system=self.system, detail=str(exc)
             ) from exc
         finally:
             response.close()
+            response.release_conn()
         return b"".join(chunks)
 
     def _check_size(self, size: int, status: int) -> None:
@@ -156,7 +270,7 @@ class DeadlineTransport(zeep.Transport):
                 http_status=status,
             )
 
-    def _check_status(self, response: requests.Response) -> None:
+    def _check_status(self, response: HttpAnswer) -> None:
         """Turn a non-XML error answer into a classified error at once."""
         content_type = response.headers.get("Content-Type", "")
         looks_xml = (
@@ -179,12 +293,12 @@ class DeadlineTransport(zeep.Transport):
                 detail=snippet(response.content, content_type),
             )
 
-    def _normalise(self, response: requests.Response) -> None:
+    def _normalise(self, response: HttpAnswer) -> None:
         """Re-encode an XML answer as UTF-8; raise a fault of the other SOAP version."""
         if not looks_like_xml(response.content):
             return
         content_type = response.headers.get("Content-Type", "")
-        response._content = to_utf8(
+        response.content = to_utf8(
             response.content,
             content_type,
             system=self.system,
@@ -220,7 +334,25 @@ def _bundle_file(bundle: Path, url: str) -> Path:
     )
 
 
-def _raise_foreign_fault(response: requests.Response, expected: str) -> None:
+def _redirected(
+    status: int, method: str, body: Any, headers: dict[str, str]
+) -> tuple[str, Any, dict[str, str]]:
+    """The next request after a redirect, as requests built it: 303 and 302
+    turn into GET (301 too, from a POST) and lose the body and its headers;
+    307 and 308 repeat the request as it was."""
+    if status in (302, 303) and method != "HEAD" or status == 301 and method == "POST":
+        method = "GET"
+    if status in (307, 308):
+        return method, body, headers
+    kept = {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in _BODY_HEADERS
+    }
+    return method, None, kept
+
+
+def _raise_foreign_fault(response: HttpAnswer, expected: str) -> None:
     """Raise a zeep Fault for a fault in the envelope version zeep does not expect.
 
     A SOAP 1.1 service behind a 1.2 gateway (or the other way round) answers
@@ -273,15 +405,15 @@ def make_transport(
     timeout: float = 10.0,
     deadline: float = 30.0,
     *,
-    pool_size: int = 8,
+    pool_size: int = POOL_SIZE,
     max_bytes: int | None = None,
     quirks: QuirkProfile | None = None,
     bundle: Path | None = None,
 ) -> DeadlineTransport:
-    """The transport for one counterpart: pooled session, deadline, quirks, bundle."""
+    """The transport for one counterpart: pooled client, deadline, quirks, bundle."""
     return DeadlineTransport(
         system,
-        session=make_session(pool_size),
+        pool=make_pool(pool_size),
         timeout=timeout,
         deadline=deadline,
         max_bytes=max_bytes,
@@ -340,6 +472,13 @@ def translate(
     if isinstance(exc, requests.Timeout):
         return TimeoutError_("no answer in time", detail=str(exc), **where)
     if isinstance(exc, requests.RequestException):
+        return UnavailableError("counterpart unreachable", detail=str(exc), **where)
+    timeout = isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+        exc, urllib3.exceptions.NewConnectionError
+    )
+    if timeout:
+        return TimeoutError_("no answer in time", detail=str(exc), **where)
+    if isinstance(exc, urllib3.exceptions.HTTPError):
         return UnavailableError("counterpart unreachable", detail=str(exc), **where)
     if isinstance(exc, UnicodeError):
         return DecodeError(f"answer is not valid text: {exc}", **where)
