@@ -17,6 +17,8 @@ from bridge.sim.oa import OaSimulator
 from tests.quirkhelp import admin
 
 MATTER = "370999001"
+#: launches tried for a negative flow id; each is negative with odds 1/2
+NEGATIVE_TRIES = 200
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +97,21 @@ def test_launch_error_number_is_permanent_with_both_texts(oa: OaAdapter) -> None
 
 
 def test_launch_negative_flow_id_is_success(oa_sim: OaSimulator, oa: OaAdapter) -> None:
-    """Case 16: errorNumber 0 with a negative flow id is a launched flow."""
-    flow_ids = [oa.launch("HBJ_SX01", "n", form(f"N-{n}")) for n in range(6)]
+    """Case 16: errorNumber 0 with a negative flow id is a launched flow.
+
+    The simulator draws signed 64-bit ids, half of them negative; launching
+    until one comes back (at most 200 times, a miss of 2**-200) always finds one.
+    """
+    flow_ids: list[int] = []
+    while len(flow_ids) < NEGATIVE_TRIES and not any(n < 0 for n in flow_ids):
+        case = f"N-{len(flow_ids)}"
+        flow_ids.append(oa.launch("HBJ_SX01", "n", form(case), record=case))
 
     negative = [flow_id for flow_id in flow_ids if flow_id < 0]
+    stored = {flow["flow_id"] for flow in admin(oa_sim, "GET", "/flows")["flows"]}
     assert negative, flow_ids
+    assert negative[0] in stored
+    assert launch_outcomes(oa_sim) == ["launched"] * len(flow_ids)
     assert oa.flow_state(negative[0]) == 3
 
 
