@@ -11,6 +11,11 @@ adapter's own transport, called as the adapters did before; the lxml path is
 the adapter's public method. ``client cpu`` is the calling thread's CPU time
 (the simulators answer on threads of their own); ``process cpu`` adds the
 simulator's side, so only its difference is the client's.
+
+A fourth line compares the HTTP client alone: one getXmlToken envelope posted
+through a requests session (how the transport sent before) and through the
+adapter's transport (urllib3), both read to the end; the transport also applies
+its deadline, size cap and re-encoding, which the bare session does not.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from bridge.adapters.oa import OaAdapter
 from bridge.adapters.portal import BINDING as PORTAL_BINDING
 from bridge.adapters.portal import WSDL_PATH as PORTAL_WSDL
 from bridge.adapters.portal import PortalAdapter
-from bridge.adapters.transport import zeep_settings
+from bridge.adapters import envelope
+from bridge.adapters.transport import make_session, zeep_settings
 from bridge.paths import WSDL_DIR
 from bridge.sim.center import CenterSimulator
 from bridge.sim.oa import OaSimulator
@@ -203,15 +209,44 @@ def _portal_page(folder: Path, records: int, pages: int) -> tuple[Cost, Cost]:
         sim.stop()
 
 
-def _report(title: str, zeep_cost: Cost, lxml_cost: Cost) -> None:
+def _transport_post(folder: Path, calls: int) -> tuple[Cost, Cost]:
+    sim = CenterSimulator(folder / "center-post.sqlite").start()
+    try:
+        center = CenterAdapter(
+            sim.url, "bridge", "bridge-secret", department_code="", region_code=""
+        )
+        bound = center._operations["getXmlToken"]
+        names = [child.name for child in bound.children]
+        credentials = dict(zip(names, ("bridge", "bridge-secret"), strict=True))
+        payload, headers = envelope.request(bound, credentials, address="")
+        session = make_session()
+
+        def by_requests() -> bytes:
+            answer = session.post(
+                center.address, data=payload, headers=headers, timeout=(5, 10)
+            )
+            return answer.content
+
+        def by_urllib3() -> bytes:
+            answer = center._transport.post(center.address, payload, headers)
+            return bytes(answer.content)
+
+        return _measure(calls, by_requests), _measure(calls, by_urllib3)
+    finally:
+        sim.stop()
+
+
+def _report(
+    title: str, first: Cost, second: Cost, names: tuple[str, str] = ("zeep", "lxml")
+) -> None:
     print(title)
-    for name, cost in (("zeep", zeep_cost), ("lxml", lxml_cost)):
+    for name, cost in zip(names, (first, second), strict=True):
         print(
             f"  {name}: {cost.wall:7.2f} ms wall {cost.client:7.2f} ms client cpu "
             f"{cost.process:7.2f} ms process cpu"
         )
-    ratio = zeep_cost.client / lxml_cost.client if lxml_cost.client else float("inf")
-    print(f"  client cpu zeep/lxml: {ratio:5.1f}x")
+    ratio = first.client / second.client if second.client else float("inf")
+    print(f"  client cpu {names[0]}/{names[1]}: {ratio:5.1f}x")
 
 
 def main() -> None:
@@ -227,10 +262,16 @@ def main() -> None:
     launch = _oa_launch(folder, args.calls)
     write = _center_write(folder, args.calls)
     page = _portal_page(folder, args.records, args.pages)
+    post = _transport_post(folder, args.calls)
 
     _report(f"OA launch, mean of {args.calls} calls", *launch)
     _report(f"center write (receiveCourseInfo), mean of {args.calls} calls", *write)
     _report(f"portal page of {args.records} filings, mean of {args.pages}", *page)
+    _report(
+        f"HTTP client, one getXmlToken post, mean of {args.calls}",
+        *post,
+        names=("requests", "urllib3"),
+    )
 
 
 if __name__ == "__main__":
