@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,10 +323,18 @@ def _holds(condition: Condition, native: etree._Element) -> bool:
     return any(value.strip() in condition.values for value in values)
 
 
+@functools.lru_cache(maxsize=4096)
+def _native_path(path: str) -> tuple[bool, str, str | None]:
+    """A native source path taken apart once: from the root?, the elements'
+    path, the attribute read (if any)."""
+    elements_path, attribute = _split_attribute(path.lstrip("/"))
+    return path.startswith("/"), elements_path, attribute
+
+
 def _native_reader(context: etree._Element, root: etree._Element) -> Reader:
     def read(path: str) -> list[str]:
-        base = root if path.startswith("/") else context
-        elements_path, attribute = _split_attribute(path.lstrip("/"))
+        from_root, elements_path, attribute = _native_path(path)
+        base = root if from_root else context
         elements = base.findall(elements_path) if elements_path else [base]
         if attribute:
             return [element.get(attribute, "") for element in elements]
@@ -386,11 +395,9 @@ def _ensure(
     element: etree._Element, path: str, *, interchange: bool, new_last: bool = False
 ) -> etree._Element:
     """The element at ``path`` below ``element``, creating the missing steps."""
-    steps = path.split("/")
+    steps = _target_steps(path, interchange)
     current = element
-    for index, step in enumerate(steps):
-        tag, attributes = _parse_step(step)
-        tag = qname(tag) if interchange else tag
+    for index, (tag, attributes) in enumerate(steps):
         last = index == len(steps) - 1
         found = (
             None if (last and new_last) else _matching_child(current, tag, attributes)
@@ -399,6 +406,17 @@ def _ensure(
             found = etree.SubElement(current, tag, attributes)
         current = found
     return current
+
+
+@functools.lru_cache(maxsize=4096)
+def _target_steps(path: str, interchange: bool) -> tuple[tuple[str, dict[str, str]], ...]:
+    """A target path's steps (tag, attribute predicates), taken apart once.
+    The dictionaries are shared: they are only read."""
+    steps = []
+    for step in path.split("/"):
+        tag, attributes = _parse_step(step)
+        steps.append((qname(tag) if interchange else tag, attributes))
+    return tuple(steps)
 
 
 def _parse_step(step: str) -> tuple[str, dict[str, str]]:
@@ -420,7 +438,13 @@ def _matching_child(
 
 
 def _without_namespaces(native: etree._Element) -> etree._Element:
-    """A copy of ``native`` with every tag reduced to its local name."""
+    """``native`` with every tag reduced to its local name: a copy, unless no
+    tag has a namespace (then ``native`` itself, which is only read)."""
+    if not any(
+        isinstance(element.tag, str) and element.tag.startswith("{")
+        for element in native.iter()
+    ):
+        return native
     plain = copy.deepcopy(native)
     for element in plain.iter():
         if isinstance(element.tag, str):
