@@ -318,7 +318,7 @@ class CenterAdapter:
                 ms=_ms(started),
             )
             raise error from exc
-        log.info("center.call", operation=operation, record=record, ms=_ms(started))
+        log.debug("center.call", operation=operation, record=record, ms=_ms(started))
         return answer or ""
 
     def _exchange(self, operation: str, arguments: tuple[str, ...]) -> str | None:

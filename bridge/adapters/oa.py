@@ -344,7 +344,7 @@ class OaAdapter:
                     ) from exc
             if not refused:
                 ms = round((time.monotonic() - started) * 1000)
-                log.info("oa.call", operation=operation, record=record, ms=ms)
+                log.debug("oa.call", operation=operation, record=record, ms=ms)
                 return answer
             self._forget_token(token)
             log.warning("oa.token_refused", operation=operation, attempt=attempt)

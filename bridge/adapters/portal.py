@@ -230,7 +230,7 @@ class PortalAdapter:
                 ms=_ms(started),
             )
             raise error from exc
-        log.info("portal.call", operation=operation, ms=_ms(started))
+        log.debug("portal.call", operation=operation, ms=_ms(started))
         return answer
 
 

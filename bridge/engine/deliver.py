@@ -715,7 +715,7 @@ def _in_order(rt: Runtime, job: Job) -> None:
     to ``delivery.order_wait_seconds``, and is then sent anyway.
     """
     seq = int(get(job.payload, "seq"))
-    with rt.store.begin() as conn:
+    with rt.store.reading() as conn:
         ended = conn.execute(
             select(deliveries.c.operation).where(
                 deliveries.c.case_id == job.case_id,
@@ -773,7 +773,7 @@ def _find_flow(rt: Runtime, job: Job) -> int | None:
     end = format_local(datetime.now(UTC) + skew, rt.config.zone)
     oa = _oa(rt, job)
     listed = read(oa.list_flow_ids, begin, end)
-    with rt.store.begin() as conn:
+    with rt.store.reading() as conn:
         linked = {
             row.flow_id
             for row in conn.execute(

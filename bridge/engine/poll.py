@@ -66,7 +66,7 @@ def poll_paged(
     was seen before is recognised by its digest and not routed twice.
     """
     started = time.monotonic()
-    with rt.store.begin() as conn:
+    with rt.store.reading() as conn:
         mark = rt.store.watermark(conn, source)
     since = _since(rt, mark)
     after: Cursor | None = None
@@ -600,7 +600,7 @@ def sweep_oa(rt: Runtime, bureau: str | None = None) -> int:
     """
     served = rt.bureau(bureau)
     now = datetime.now(UTC)
-    with rt.store.begin() as conn:
+    with rt.store.reading() as conn:
         due = conn.execute(
             select(
                 cases.c.id,
