@@ -100,8 +100,9 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
             timeout=center.timeout,
             deadline=center.deadline,
             quirks=center.quirks,
+            pool_size=pool_size(config),
         ),
-        oa=oa_adapter(config.oa),
+        oa=oa_adapter(config.oa, pool_size(config)),
         portal=PortalAdapter(
             portal.url,
             portal.username,
@@ -109,6 +110,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
             timeout=portal.timeout,
             deadline=portal.deadline,
             quirks=portal.quirks,
+            pool_size=pool_size(config),
         ),
         clock=clock or SystemClock(),
     )
@@ -127,7 +129,11 @@ def further_bureaus(config: Config) -> dict[str, Bureau]:
         built[name] = Bureau(
             name=name,
             mapping=mapping,
-            oa=oa_adapter(settings.oa) if settings.oa is not None else None,
+            oa=(
+                oa_adapter(settings.oa, pool_size(config))
+                if settings.oa is not None
+                else None
+            ),
             department_code=settings.department_code,
             portal=settings.portal,
             primary=False,
@@ -154,8 +160,18 @@ def check_bureau(name: str, systems: dict[str, Any], settings: BureauConfig) -> 
         )
 
 
-def oa_adapter(settings: OaConfig) -> Any:
+def pool_size(config: Config) -> int:
+    """HTTP connections kept per counterpart: every delivery worker may be in
+    a call at once, and the polls and the sweep beside them."""
+    from bridge.adapters.transport import POOL_SIZE
+
+    return max(POOL_SIZE, config.delivery.workers + 4)
+
+
+def oa_adapter(settings: OaConfig, connections: int | None = None) -> Any:
     """An OA adapter for one OA's settings (its state codes, when given)."""
+    from bridge.adapters.transport import POOL_SIZE
+
     from bridge.adapters.oa import OaAdapter
 
     codes = {int(code): meaning for meaning, code in settings.state_codes.items()}
@@ -168,4 +184,5 @@ def oa_adapter(settings: OaConfig) -> Any:
         timeout=settings.timeout,
         deadline=settings.deadline,
         quirks=settings.quirks,
+        pool_size=connections or POOL_SIZE,
     )
