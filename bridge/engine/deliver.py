@@ -20,7 +20,16 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
@@ -86,6 +95,38 @@ class Job:
 
 
 Handler = Callable[[Runtime, Job], Outcome]
+
+
+#: a delivered write's done mark, fenced by this process's claim (built once)
+_MARK_DONE = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("b_id"),
+        deliveries.c.claim_owner == bindparam("b_owner"),
+        deliveries.c.claim_token == bindparam("b_token"),
+    )
+    .values(
+        status="done",
+        result=bindparam("b_result"),
+        done_at=bindparam("b_at"),
+        claim_until=None,
+    )
+)
+
+#: a claimed delivery with the case it belongs to (built once)
+_JOB_ROW = (
+    select(
+        deliveries,
+        cases.c.case_xml,
+        cases.c.case_number,
+        cases.c.filing_id,
+        cases.c.flow_id,
+        cases.c.channel,
+        cases.c.bureau,
+    )
+    .join(cases, cases.c.id == deliveries.c.case_id)
+    .where(deliveries.c.id == bindparam("b_id"))
+)
 
 
 @dataclass
@@ -363,19 +404,7 @@ class Deliverer:
             )
             return None
         with self.rt.store.reading() as conn:
-            row = conn.execute(
-                select(
-                    deliveries,
-                    cases.c.case_xml,
-                    cases.c.case_number,
-                    cases.c.filing_id,
-                    cases.c.flow_id,
-                    cases.c.channel,
-                    cases.c.bureau,
-                )
-                .join(cases, cases.c.id == deliveries.c.case_id)
-                .where(deliveries.c.id == delivery_id)
-            ).first()
+            row = conn.execute(_JOB_ROW, {"b_id": delivery_id}).first()
         if row is None or row.claim_token != token:
             return None
         now = datetime.now(UTC)
@@ -480,18 +509,14 @@ class Deliverer:
         """The done mark, case updates and audit entry of one delivery; False
         (and nothing written) when this process's claim no longer stands."""
         moved = conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id == job.id,
-                deliveries.c.claim_owner == self.holder,
-                deliveries.c.claim_token == self._tokens.get(job.id, -1),
-            )
-            .values(
-                status="done",
-                result=outcome.result,
-                done_at=datetime.now(UTC),
-                claim_until=None,
-            )
+            _MARK_DONE,
+            {
+                "b_id": job.id,
+                "b_owner": self.holder,
+                "b_token": self._tokens.get(job.id, -1),
+                "b_result": outcome.result,
+                "b_at": datetime.now(UTC),
+            },
         )
         if moved.rowcount != 1:
             return False

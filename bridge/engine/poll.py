@@ -7,6 +7,7 @@ crash repeats a page rather than losing one.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, select, true, update
+from sqlalchemy import Connection, bindparam, select, true, update
 
 from bridge.adapters.base import Cursor, Page
 from bridge.clock import format_local, parse_local
@@ -778,12 +779,24 @@ def _reschedule(
     its sweeps, ``swept`` is the digest of the export just routed."""
     interval = rt.config.poll.sweep_interval_seconds
     spread = timedelta(seconds=interval * (0.75 + random.random() / 2))
-    values: dict[str, Any] = {"next_sweep_at": datetime.now(UTC) + spread}
+    values: dict[str, Any] = {
+        "b_id": case_id,
+        "b_next": datetime.now(UTC) + spread,
+    }
     if swept is not None:
-        values["swept_digest"] = swept
+        values["b_swept"] = swept
+    conn.execute(_next_sweep(closed, swept is not None), values)
+
+
+@functools.lru_cache(maxsize=4)
+def _next_sweep(closed: bool, swept: bool) -> Any:
+    """The statement that sets a flow's next sweep, per kind (built once)."""
+    values: dict[str, Any] = {"next_sweep_at": bindparam("b_next")}
+    if swept:
+        values["swept_digest"] = bindparam("b_swept")
     if closed:
         values.update(flow_open=False, state="completed")
-    conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+    return update(cases).where(cases.c.id == bindparam("b_id")).values(**values)
 
 
 #: per flow document: (target, operation, online cases only), in the order a
