@@ -50,6 +50,11 @@ from bridge.xmlutil import parse_xml, to_text
 log = structlog.get_logger()
 
 DONE_STATES = ("done", "stale")
+#: operations whose handler needs the case number the center's registration
+#: gives (they wait for it as NotReady anyway; the claim skips them meanwhile)
+NEEDS_CASE_NUMBER = ("launch", "accept", "withdraw")
+#: operations whose handler needs the flow the OA launch gives
+NEEDS_FLOW = ("notify",)
 
 
 class NotReady(Exception):
@@ -305,6 +310,23 @@ class Deliverer:
                 earlier.c.status.notin_(DONE_STATES),
             )
         )
+        # a write that needs the case number (or flow) another delivery
+        # provides is not taken before the case has it
+        waiting = exists().where(
+            and_(
+                cases.c.id == deliveries.c.case_id,
+                or_(
+                    and_(
+                        deliveries.c.operation.in_(NEEDS_CASE_NUMBER),
+                        cases.c.case_number.is_(None),
+                    ),
+                    and_(
+                        deliveries.c.operation.in_(NEEDS_FLOW),
+                        cases.c.flow_id.is_(None),
+                    ),
+                ),
+            )
+        )
         now = datetime.now(UTC)
         query = (
             select(deliveries.c.id)
@@ -317,6 +339,7 @@ class Deliverer:
                     deliveries.c.claim_owner == self.holder,
                 ),
                 ~blocked,
+                ~waiting,
             )
             .order_by(deliveries.c.id)
             .limit(limit)
