@@ -80,7 +80,7 @@ class PollConfig:
     #: how long after the watermark reached a second the records of that
     #: second are still read again (one may change within it); after that a
     #: poll goes on after the watermark's record key
-    same_second_seconds: float = 5.0
+    same_second_seconds: float = 2.0
     #: where a source with no watermark yet is first read from, in the source's
     #: local time (``yyyy-MM-dd HH:mm:ss``); empty reads its whole history
     start_from: str = ""
