@@ -192,8 +192,19 @@ class PortalSimulator(Simulator):
 
     # -- filings -----------------------------------------------------------------
 
-    def add_filing(self, given: dict[str, Any]) -> dict[str, Any]:
-        """File a filing; fields not given are invented from the seed data."""
+    def add_filing(
+        self,
+        given: dict[str, Any],
+        *,
+        attachment_bytes: int | None = None,
+        quiet: bool = False,
+    ) -> dict[str, Any]:
+        """File a filing; fields not given are invented from the seed data.
+
+        ``attachment_bytes`` sets the size of every invented attachment;
+        ``quiet`` (bulk filing) neither logs the filing nor reads it back: the
+        answer then holds only its ``filingNo``.
+        """
         now = self.clock.local_naive()
         given = {key: value for key, value in given.items() if value is not None}
         review_time = str(
@@ -205,6 +216,8 @@ class PortalSimulator(Simulator):
         data = {**invented, "status": "2", "reviewTime": review_time, **given}
         data.setdefault("changeTime", review_time)
         attachments = data.pop("attachments", []) or []
+        if attachment_bytes is not None:
+            attachments = [{**item, "size": attachment_bytes} for item in attachments]
 
         with self.state.tx() as conn:
             if not data.get("filingNo"):
@@ -229,6 +242,8 @@ class PortalSimulator(Simulator):
             for position, attachment in enumerate(attachments):
                 self._add_attachment(conn, fields["filingNo"], position, attachment)
 
+        if quiet:
+            return {"filingNo": data["filingNo"]}
         log.info("portal.filing_added", filing=data["filingNo"], status=data["status"])
         return self.filing_dict(str(data["filingNo"]))
 
@@ -553,10 +568,20 @@ class PortalSimulator(Simulator):
         ]
 
     def _bulk(self, body: dict[str, Any]) -> dict[str, list[str]]:
-        """File ``count`` invented filings, 500 per transaction (benchmarks)."""
-        return {"filings": self.file_in_bulk(
-            body, lambda: self.add_filing({})["filingNo"]
-        )}
+        """File ``count`` invented filings, 500 per transaction (benchmarks);
+        ``attachment_bytes`` fixes the size of their attachments."""
+        size = body.get("attachment_bytes")
+        size = None if size is None else int(size)
+        if size is not None and not 64 <= size <= 1_048_576:
+            raise AdminError("attachment_bytes must be between 64 and 1048576")
+        filings = self.file_in_bulk(
+            body,
+            lambda: str(
+                self.add_filing({}, attachment_bytes=size, quiet=True)["filingNo"]
+            ),
+        )
+        log.info("portal.filings_bulk", count=len(filings))
+        return {"filings": filings}
 
     def _configure(self, body: dict[str, Any]) -> dict[str, Any]:
         if "username" in body:
