@@ -118,8 +118,8 @@ _MARK_DONE = (
     )
 )
 
-#: a claimed delivery with the case it belongs to (built once)
-_JOB_ROW = (
+#: claimed deliveries with the cases they belong to (built once)
+_JOB_ROWS = (
     select(
         deliveries,
         cases.c.case_xml,
@@ -130,7 +130,7 @@ _JOB_ROW = (
         cases.c.bureau,
     )
     .join(cases, cases.c.id == deliveries.c.case_id)
-    .where(deliveries.c.id == bindparam("b_id"))
+    .where(deliveries.c.id.in_(bindparam("b_ids", expanding=True)))
 )
 
 
@@ -163,6 +163,7 @@ class Deliverer:
         self._claiming = threading.Lock()
         self._drained = False
         self._claimed_at: dict[int, float] = {}
+        self._rows: dict[int, Any] = {}  # claimed deliveries' rows, until started
         self._pending: list[_Completion] = []
         self._pending_lock = threading.Lock()
         self._committing = threading.Lock()
@@ -261,7 +262,14 @@ class Deliverer:
         return self.rt.config.service.lease_seconds
 
     def release_claims(self) -> int:
-        """Free this process's claims on open deliveries (at shutdown)."""
+        """Free this process's claims on open deliveries (at shutdown); those
+        claimed but never started lose the attempt their claim noted."""
+        unsent = {}
+        for delivery_id in list(self._rows):
+            row = self._rows.pop(delivery_id, None)  # taken from under any worker
+            if row is not None:
+                unsent[delivery_id] = row.claim_token
+        self._unsend(unsent)
         with self.rt.store.begin() as conn:
             freed = conn.execute(
                 update(deliveries)
@@ -361,6 +369,7 @@ class Deliverer:
             for delivery_id in fresh:
                 self._tokens.pop(delivery_id, None)
                 self._claimed_at.pop(delivery_id, None)
+                self._rows.pop(delivery_id, None)
             raise
         return fresh
 
@@ -381,13 +390,10 @@ class Deliverer:
                 claim_until=now + timedelta(seconds=self._claim_seconds),
             )
         )
-        tokens = conn.execute(
-            select(deliveries.c.id, deliveries.c.claim_token).where(
-                deliveries.c.id.in_(ids)
-            )
-        )
+        rows = conn.execute(_JOB_ROWS, {"b_ids": ids}).all()
         claimed_at = time.monotonic()
-        self._tokens.update({row.id: row.claim_token for row in tokens})
+        self._tokens.update({row.id: row.claim_token for row in rows})
+        self._rows.update({row.id: row for row in rows})
         self._claimed_at.update({delivery_id: claimed_at for delivery_id in ids})
 
     def _deliver(self, delivery_id: int) -> bool:
@@ -401,23 +407,80 @@ class Deliverer:
                 self._claimed.discard(delivery_id)
             self._tokens.pop(delivery_id, None)
             self._claimed_at.pop(delivery_id, None)
+            self._rows.pop(delivery_id, None)
 
-    def _claim_stands(self, delivery_id: int) -> bool:
-        """Whether this process's claim is still safely within its lease (no
-        other process can have taken it over before it expires)."""
+    def _claim_fresh(self, delivery_id: int) -> bool:
+        """Whether this process's claim has at least half its lease left."""
         claimed_at = self._claimed_at.get(delivery_id)
         if claimed_at is None:
             return False
-        margin = min(1.0, self._claim_seconds * 0.2)
-        return time.monotonic() < claimed_at + self._claim_seconds - margin
+        return time.monotonic() - claimed_at < self._claim_seconds / 2
+
+    def _renew_claim(self, delivery_id: int, token: int) -> bool:
+        """Extend the claim to a full lease, if it still stands; False when
+        another process may have taken it over."""
+        now = datetime.now(UTC)
+        with self.rt.store.begin() as conn:
+            renewed = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.claim_owner == self.holder,
+                    deliveries.c.claim_token == token,
+                    deliveries.c.claim_until > now,
+                )
+                .values(claim_until=now + timedelta(seconds=self._claim_seconds))
+            )
+        if renewed.rowcount != 1:
+            return False
+        self._claimed_at[delivery_id] = time.monotonic()
+        return True
+
+    def _unsend(self, claimed: dict[int, int]) -> int:
+        """Take back the attempts the claim noted for deliveries (id: token)
+        that were never sent, so a later round does not take them for
+        retries; frees their claims."""
+        if not claimed:
+            return 0
+        left = deliveries.c.attempts - 1
+        moved = 0
+        with self.rt.store.begin() as conn:
+            for delivery_id, token in claimed.items():
+                moved += conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.claim_owner == self.holder,
+                        deliveries.c.claim_token == token,
+                        deliveries.c.status == "inflight",
+                        deliveries.c.attempts > 0,
+                    )
+                    .values(
+                        attempts=left,
+                        status=sql_case((left == 0, "pending"), else_="inflight"),
+                        first_sent_at=sql_case(
+                            (left == 0, None), else_=deliveries.c.first_sent_at
+                        ),
+                        claim_until=None,
+                    )
+                ).rowcount
+        return moved
 
     def _claim(self, delivery_id: int) -> Job | None:
-        """The claimed delivery as a job, if this process's claim still stands
-        (the fence before the send; the claim noted the attempt)."""
+        """The claimed delivery as a job (its row as the claim read it), if
+        this process's claim still stands (the fence before the send; the
+        claim noted the attempt, and a claim with less than half its lease
+        left is renewed first)."""
+        row = self._rows.pop(delivery_id, None)  # read when it was claimed
         token = self._tokens.get(delivery_id)
-        if token is None or self.stopping.is_set():
+        if row is None or token is None or row.claim_token != token:
             return None
-        if not self._claim_stands(delivery_id):
+        if self.stopping.is_set():
+            self._unsend({delivery_id: token})
+            return None
+        if not self._claim_fresh(delivery_id) and not self._renew_claim(
+            delivery_id, token
+        ):
             metrics.fenced.labels("delivery").inc()
             log.warning(
                 "delivery.gave_up",
@@ -425,10 +488,6 @@ class Deliverer:
                 delivery=delivery_id,
                 token=token,
             )
-            return None
-        with self.rt.store.reading() as conn:
-            row = conn.execute(_JOB_ROW, {"b_id": delivery_id}).first()
-        if row is None or row.claim_token != token:
             return None
         now = datetime.now(UTC)
         self._started[delivery_id] = time.monotonic()
