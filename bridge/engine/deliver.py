@@ -9,6 +9,7 @@ target does not hold it.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -603,14 +604,8 @@ class Deliverer:
         if moved.rowcount != 1:
             return False
         if outcome.case_updates:
-            conn.execute(
-                update(cases)
-                .where(cases.c.id == job.case_id)
-                .values(
-                    updated_at=datetime.now(UTC),
-                    **_keep_final(outcome.case_updates),
-                )
-            )
+            statement, params = _case_update(job.case_id, outcome.case_updates)
+            conn.execute(statement, params)
         number = outcome.case_updates.get("case_number", job.case_number)
         self.rt.store.audit(
             conn,
@@ -728,17 +723,45 @@ class Deliverer:
 FINAL_STATES = ("completed", "withdrawn")
 
 
-def _keep_final(updates: dict[str, Any]) -> dict[str, Any]:
-    """Case updates that leave a completed or withdrawn case so: a delivery that
+def _case_update(case_id: int, updates: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The statement (built once per shape) and parameters of a delivery's
+    case updates. They leave a completed or withdrawn case so: a delivery that
     finishes after the case ended (a flow launched just before a withdrawal)
     neither revives its state nor reopens its flow for sweeping."""
+    shape = tuple(
+        sorted(
+            (
+                key,
+                value in FINAL_STATES
+                if key == "state"
+                else bool(value)
+                if key == "flow_open"
+                else None,
+            )
+            for key, value in updates.items()
+        )
+    )
+    params: dict[str, Any] = {"b_case": case_id, "b_updated_at": datetime.now(UTC)}
+    for key, flag in shape:
+        if (key, flag) not in (("state", False), ("flow_open", True)):
+            params[f"b_{key}"] = updates[key]
+        elif key == "state":
+            params["b_state"] = updates[key]
+    return _case_statement(shape), params
+
+
+@functools.lru_cache(maxsize=64)
+def _case_statement(shape: tuple[tuple[str, bool | None], ...]) -> Any:
     ended = cases.c.state.in_(FINAL_STATES)
-    kept = dict(updates)
-    if "state" in kept and kept["state"] not in FINAL_STATES:
-        kept["state"] = sql_case((ended, cases.c.state), else_=kept["state"])
-    if kept.get("flow_open"):
-        kept["flow_open"] = sql_case((ended, False), else_=True)
-    return kept
+    values: dict[str, Any] = {"updated_at": bindparam("b_updated_at")}
+    for key, flag in shape:
+        if key == "state" and flag is False:
+            values[key] = sql_case((ended, cases.c.state), else_=bindparam("b_state"))
+        elif key == "flow_open" and flag is True:
+            values[key] = sql_case((ended, False), else_=True)
+        else:
+            values[key] = bindparam(f"b_{key}")
+    return update(cases).where(cases.c.id == bindparam("b_case")).values(**values)
 
 
 def _aware(value: datetime | None) -> datetime | None:
