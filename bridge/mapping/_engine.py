@@ -161,6 +161,7 @@ class BureauMapping:
         self, run: _Run, spec: InboundSpec, native: etree._Element
     ) -> dict[str, list[etree._Element]]:
         produced: dict[str, list[etree._Element]] = {}
+        memo: dict[str, list[str]] = {}  # the record's root paths, read once
         for doc_spec in spec.documents:
             contexts = (
                 native.findall(doc_spec.each.lstrip("/")) if doc_spec.each else [native]
@@ -169,7 +170,7 @@ class BureauMapping:
             documents = []
             for context in contexts if wanted else []:
                 document = etree.Element(qname(doc_spec.name), nsmap={None: NS})
-                read = _native_reader(context, native)
+                read = _native_reader(context, native, memo)
                 _fill(run, document, doc_spec.fields, read, interchange_target=True)
                 _fill_lists(run, document, doc_spec.lists, context, native)
                 self.interchange.normalise(document)
@@ -331,14 +332,27 @@ def _native_path(path: str) -> tuple[bool, str, str | None]:
     return path.startswith("/"), elements_path, attribute
 
 
-def _native_reader(context: etree._Element, root: etree._Element) -> Reader:
+def _native_reader(
+    context: etree._Element,
+    root: etree._Element,
+    memo: dict[str, list[str]] | None = None,
+) -> Reader:
+    """Reads paths below ``context`` (or, starting with ``/``, below ``root``;
+    those are kept in ``memo``, shared by the readers of one record)."""
+
     def read(path: str) -> list[str]:
         from_root, elements_path, attribute = _native_path(path)
+        if from_root and memo is not None and path in memo:
+            return memo[path]
         base = root if from_root else context
         elements = base.findall(elements_path) if elements_path else [base]
         if attribute:
-            return [element.get(attribute, "") for element in elements]
-        return [element.text or "" for element in elements]
+            values = [element.get(attribute, "") for element in elements]
+        else:
+            values = [element.text or "" for element in elements]
+        if from_root and memo is not None:
+            memo[path] = values
+        return values
 
     return read
 
