@@ -28,7 +28,7 @@ def targets(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     paged_limit = float(poll["interval_seconds"]) + 1.0
     sweep_limit = float(poll["sweep_interval_seconds"]) + 1.0
     memory = figures["memory"]
-    large = memory["runs"][-1]["peak_rss_mb"]
+    peak = max(run["peak_rss_mb"] for run in memory["runs"])
     latency = figures["latency"]
     throughput = figures["throughput"]["ratio"]["median"]
     delay = figures["delay"]["ratio"]["median"]
@@ -51,7 +51,12 @@ def targets(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             "RSS at the small backlog",
             memory["ratio"] <= MEMORY_RATIO_TARGET,
         ),
-        ("RSS under 150 MB", f"{large:.1f} MB", "150 MB", large < MEMORY_CEILING_MB),
+        (
+            "RSS under 150 MB (highest of the memory runs)",
+            f"{peak:.1f} MB",
+            "150 MB",
+            peak < MEMORY_CEILING_MB,
+        ),
         (
             "p99 paged ≤ poll interval + 1 s",
             f"{latency['paged']['p99']:.2f} s",

@@ -33,6 +33,7 @@ from bridge.engine.poll import poll_center, poll_portal, sweep_oa
 from bridge.engine.runtime import Runtime, build_runtime
 from bridge.errors import BridgeError, ConfigError
 from bridge.service import metrics
+from bridge.service.memory import give_back
 from bridge.store.leases import Leases, holder_id
 from bridge.store.schema import cases
 
@@ -92,6 +93,10 @@ class Bridge:
         self.started_at = datetime.now(UTC)
 
     def _guarded(self, name: str, job: Callable[[Runtime], int]) -> Callable[[], None]:
+        # polls and sweeps parse and free large documents: their freed heap
+        # goes back to the system after each run, so RSS stays flat
+        trims = name != "deliver"
+
         def run() -> None:
             with self.active:
                 try:
@@ -100,6 +105,9 @@ class Bridge:
                     log.warning(f"{name}.failed", error=str(exc), **exc.context())
                 except Exception:  # a job must not kill the scheduler
                     log.exception(f"{name}.crashed")
+                finally:
+                    if trims:
+                        give_back()
 
         return run
 

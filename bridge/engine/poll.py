@@ -209,21 +209,14 @@ def _take_page(
             outcome = handle(rt, conn, record, key)
         except PermanentError as exc:
             outcome = "dead"
-            dead_letter(
+            _dead_lettered(
+                rt,
                 conn,
                 exc,
                 system=source,
                 operation="poll",
-                record_key=key,
+                key=key,
                 payload=to_text(record),
-            )
-            rt.store.audit(
-                conn,
-                system=source,
-                operation="poll",
-                outcome="dead-lettered",
-                record_key=key,
-                detail=str(exc),
                 payload_digest=version,
             )
         mark_seen(conn, source, key, version, outcome)
@@ -694,22 +687,15 @@ def _route_flow(
     if isinstance(docs, PermanentError):
         exc = docs
         if not already_seen(conn, system, key, version):
-            dead_letter(
+            _dead_lettered(
+                rt,
                 conn,
                 exc,
                 system=system,
                 operation="sweep",
-                record_key=key,
+                key=key,
                 payload=to_text(exported),
-            )
-            rt.store.audit(
-                conn,
-                system=system,
-                operation="sweep",
-                outcome="dead-lettered",
                 case_number=row.case_number,
-                record_key=key,
-                detail=str(exc),
             )
             mark_seen(conn, system, key, version, "dead")
         _reschedule(rt, conn, row.id)
@@ -748,24 +734,50 @@ def _flow_lost(rt: Runtime, row: Any, error: PermanentError, served: Bureau) -> 
     (a replay sweeps it again)."""
     system = served.source("oa")
     with rt.store.begin() as conn:
-        dead_letter(
+        _dead_lettered(
+            rt,
             conn,
             error,
             system=system,
             operation="sweep",
-            record_key=str(row.flow_id),
+            key=str(row.flow_id),
             payload=None,
-        )
-        rt.store.audit(
-            conn,
-            system=system,
-            operation="sweep",
-            outcome="dead-lettered",
             case_number=row.case_number,
-            record_key=str(row.flow_id),
-            detail=str(error),
         )
         conn.execute(update(cases).where(cases.c.id == row.id).values(flow_open=False))
+
+
+def _dead_lettered(
+    rt: Runtime,
+    conn: Connection,
+    error: BridgeError,
+    *,
+    system: str,
+    operation: str,
+    key: str,
+    payload: str | None,
+    case_number: str | None = None,
+    payload_digest: str | None = None,
+) -> None:
+    """A record or flow put in the dead-letter store, with its audit entry."""
+    dead_letter(
+        conn,
+        error,
+        system=system,
+        operation=operation,
+        record_key=key,
+        payload=payload,
+    )
+    rt.store.audit(
+        conn,
+        system=system,
+        operation=operation,
+        outcome="dead-lettered",
+        case_number=case_number,
+        record_key=key,
+        detail=str(error),
+        payload_digest=payload_digest,
+    )
 
 
 def _reschedule(

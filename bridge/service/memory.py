@@ -38,3 +38,19 @@ def cap_malloc_arenas(arenas: int = ARENAS) -> bool:
     capped = bool(mallopt(M_ARENA_MAX, arenas))
     log.debug("memory.arenas_capped", arenas=arenas, capped=capped)
     return capped
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def give_back() -> None:
+    """Return the heap's free pages to the system (glibc's malloc_trim): large
+    documents parsed and freed by a sweep or a poll leave holes that would
+    otherwise stay resident. Elsewhere this does nothing."""
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        _libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
