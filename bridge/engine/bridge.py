@@ -93,8 +93,8 @@ class Bridge:
         self.started_at = datetime.now(UTC)
 
     def _guarded(self, name: str, job: Callable[[Runtime], int]) -> Callable[[], None]:
-        # polls and sweeps parse and free large documents: their freed heap
-        # goes back to the system after each run, so RSS stays flat
+        # polls and sweeps parse and free large documents: now and then, after
+        # one of them, freed heap goes back to the system, so RSS stays flat
         trims = name != "deliver"
 
         def run() -> None:

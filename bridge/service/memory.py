@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
+import time
 
 import structlog
 
@@ -40,17 +42,31 @@ def cap_malloc_arenas(arenas: int = ARENAS) -> bool:
     return capped
 
 
+#: seconds between two returns of free heap to the system: a trim holds the
+#: allocator's lock while it walks the heap, so it is not done after every job
+GIVE_BACK_EVERY = 30.0
+
 _libc: ctypes.CDLL | None = None
+_given_back = 0.0
+_give_back_lock = threading.Lock()
 
 
-def give_back() -> None:
-    """Return the heap's free pages to the system (glibc's malloc_trim): large
-    documents parsed and freed by a sweep or a poll leave holes that would
-    otherwise stay resident. Elsewhere this does nothing."""
-    global _libc
-    if _libc is None:
-        name = ctypes.util.find_library("c")
-        _libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
+def give_back(every: float = GIVE_BACK_EVERY) -> bool:
+    """Return the heap's free pages to the system (glibc's malloc_trim), at
+    most once per ``every`` seconds: large documents parsed and freed by
+    sweeps and polls leave holes that would otherwise stay resident. True
+    when it trimmed; elsewhere than glibc it does nothing."""
+    global _libc, _given_back
+    with _give_back_lock:
+        now = time.monotonic()
+        if _given_back and now - _given_back < every:
+            return False
+        _given_back = now
+        if _libc is None:
+            name = ctypes.util.find_library("c")
+            _libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
     trim = getattr(_libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
+    if trim is None:
+        return False
+    trim(0)
+    return True
