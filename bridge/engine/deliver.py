@@ -649,14 +649,11 @@ class Deliverer:
                 claim_until=None,
                 next_attempt_at=datetime.now(UTC) + timedelta(seconds=backoff),
             )
-            self.rt.store.audit(
+            self._audit(
                 conn,
-                system=job.target,
-                operation=job.operation,
-                outcome="failed",
-                case_number=job.case_number,
-                record_key=job.filing_id or job.case_number,
-                detail=f"attempt {job.attempts}, retry in {backoff:.1f} s: {error}",
+                job,
+                "failed",
+                f"attempt {job.attempts}, retry in {backoff:.1f} s: {error}",
             )
         self._count(job, "retried")
         metrics.retries.labels(job.target).inc()
@@ -670,21 +667,25 @@ class Deliverer:
             retry_in_s=round(backoff, 2),
         )
 
+    def _audit(self, conn: Connection, job: Job, outcome: str, detail: str) -> None:
+        """The audit entry of an attempt's outcome, keyed by the job's case."""
+        self.rt.store.audit(
+            conn,
+            system=job.target,
+            operation=job.operation,
+            outcome=outcome,
+            case_number=job.case_number,
+            record_key=job.filing_id or job.case_number,
+            detail=detail,
+        )
+
     def _stale(self, job: Job, reason: str) -> None:
         """Record an event the target has outgrown; it is never sent."""
         with self.rt.store.begin() as conn:
             self._fenced_update(
                 conn, job, status="stale", last_error=reason, claim_until=None
             )
-            self.rt.store.audit(
-                conn,
-                system=job.target,
-                operation=job.operation,
-                outcome="stale",
-                case_number=job.case_number,
-                record_key=job.filing_id or job.case_number,
-                detail=reason,
-            )
+            self._audit(conn, job, "stale", reason)
         log.info(
             "delivery.stale",
             target=job.target,
