@@ -45,7 +45,7 @@ from bridge.errors import BridgeError, ConfigError, PermanentError, TransientErr
 from bridge.interchange import get, set_case_number
 from bridge.service import metrics
 from bridge.store.leases import FencedError, holder_id
-from bridge.store.schema import cases, deliveries
+from bridge.store.schema import OPEN_DELIVERIES, cases, deliveries
 from bridge.xmlutil import parse_xml, to_text
 
 log = structlog.get_logger()
@@ -340,7 +340,7 @@ class Deliverer:
         query = (
             select(deliveries.c.id)
             .where(
-                deliveries.c.status.in_(("pending", "inflight")),
+                OPEN_DELIVERIES,
                 deliveries.c.next_attempt_at <= now,
                 or_(
                     deliveries.c.claim_until.is_(None),

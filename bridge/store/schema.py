@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -86,7 +87,16 @@ deliveries = Table(
     Column("claim_token", Integer, nullable=False, default=0),
     Column("claim_until", DateTime(timezone=True)),
 )
-Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+#: the deliveries still to make, written out rather than bound: a query must
+#: carry this very text for SQLite to use the partial index below
+OPEN_DELIVERIES = text("deliveries.status IN ('pending', 'inflight')")
+#: open deliveries in id order: the claim takes the oldest due ones and stops
+Index(
+    "ix_deliveries_open",
+    deliveries.c.id,
+    sqlite_where=OPEN_DELIVERIES,
+    postgresql_where=OPEN_DELIVERIES,
+)
 Index("ix_deliveries_case", deliveries.c.case_id, deliveries.c.target)
 
 #: Records and deliveries that failed for good, waiting for a replay.
