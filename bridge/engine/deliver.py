@@ -23,6 +23,7 @@ import structlog
 from lxml import etree
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
     bindparam,
     exists,
@@ -120,6 +121,84 @@ _MARK_DONE = (
 )
 
 #: claimed deliveries with the cases they belong to (built once)
+def _due_query() -> Select[tuple[int]]:
+    """The oldest due deliveries not yet claimed by another holder.
+
+    A delivery waits while an earlier one of its case to the same target is
+    not done, and a write that needs the case number (or flow) another
+    delivery provides waits until the case has it.
+    """
+    earlier = aliased(deliveries)
+    blocked = exists().where(
+        and_(
+            earlier.c.case_id == deliveries.c.case_id,
+            earlier.c.target == deliveries.c.target,
+            earlier.c.id < deliveries.c.id,
+            earlier.c.status.notin_(DONE_STATES),
+        )
+    )
+    waiting = exists().where(
+        and_(
+            cases.c.id == deliveries.c.case_id,
+            or_(
+                and_(
+                    deliveries.c.operation.in_(NEEDS_CASE_NUMBER),
+                    cases.c.case_number.is_(None),
+                ),
+                and_(
+                    deliveries.c.operation.in_(NEEDS_FLOW),
+                    cases.c.flow_id.is_(None),
+                ),
+            ),
+        )
+    )
+    now = bindparam("b_now")
+    return (
+        select(deliveries.c.id)
+        .where(
+            OPEN_DELIVERIES,
+            deliveries.c.next_attempt_at <= now,
+            or_(
+                deliveries.c.claim_until.is_(None),
+                deliveries.c.claim_until <= now,
+                deliveries.c.claim_owner == bindparam("b_holder"),
+            ),
+            ~blocked,
+            ~waiting,
+        )
+        .order_by(deliveries.c.id)
+        .limit(bindparam("b_limit"))
+    )
+
+
+_DUE = _due_query()
+#: on PostgreSQL, rows another instance is claiming are skipped, not waited for
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=deliveries)
+
+_TAKE_CLAIMS = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(
+        status="inflight",
+        attempts=deliveries.c.attempts + 1,
+        first_sent_at=func.coalesce(
+            deliveries.c.first_sent_at,
+            bindparam("b_now", type_=deliveries.c.first_sent_at.type),
+        ),
+        claim_owner=bindparam("b_owner"),
+        claim_token=deliveries.c.claim_token + 1,
+        claim_until=bindparam("b_until"),
+    )
+)
+
+#: a case's deliveries to one target (a handful), for the order of its steps
+_CASE_AT_TARGET = select(
+    deliveries.c.operation, deliveries.c.status, deliveries.c.dedupe_key
+).where(
+    deliveries.c.case_id == bindparam("b_case"),
+    deliveries.c.target == bindparam("b_target"),
+)
+
 _JOB_ROWS = (
     select(
         deliveries,
@@ -310,55 +389,13 @@ class Deliverer:
             )
 
     def _due(self, limit: int) -> list[int]:
-        earlier = aliased(deliveries)
-        blocked = exists().where(
-            and_(
-                earlier.c.case_id == deliveries.c.case_id,
-                earlier.c.target == deliveries.c.target,
-                earlier.c.id < deliveries.c.id,
-                earlier.c.status.notin_(DONE_STATES),
-            )
-        )
-        # a write that needs the case number (or flow) another delivery
-        # provides is not taken before the case has it
-        waiting = exists().where(
-            and_(
-                cases.c.id == deliveries.c.case_id,
-                or_(
-                    and_(
-                        deliveries.c.operation.in_(NEEDS_CASE_NUMBER),
-                        cases.c.case_number.is_(None),
-                    ),
-                    and_(
-                        deliveries.c.operation.in_(NEEDS_FLOW),
-                        cases.c.flow_id.is_(None),
-                    ),
-                ),
-            )
-        )
         now = datetime.now(UTC)
-        query = (
-            select(deliveries.c.id)
-            .where(
-                OPEN_DELIVERIES,
-                deliveries.c.next_attempt_at <= now,
-                or_(
-                    deliveries.c.claim_until.is_(None),
-                    deliveries.c.claim_until <= now,
-                    deliveries.c.claim_owner == self.holder,
-                ),
-                ~blocked,
-                ~waiting,
-            )
-            .order_by(deliveries.c.id)
-            .limit(limit)
-        )
+        params = {"b_now": now, "b_holder": self.holder, "b_limit": limit}
         fresh: list[int] = []
         try:
             with self.rt.store.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    query = query.with_for_update(skip_locked=True, of=deliveries)
-                found = [row.id for row in conn.execute(query)]
+                query = _DUE_LOCKED if conn.dialect.name == "postgresql" else _DUE
+                found = [row.id for row in conn.execute(query, params)]
                 with self._lock:
                     fresh = [i for i in found if i not in self._claimed]
                     self._claimed.update(fresh)
@@ -380,16 +417,13 @@ class Deliverer:
         if not ids:
             return
         conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(
-                status="inflight",
-                attempts=deliveries.c.attempts + 1,
-                first_sent_at=func.coalesce(deliveries.c.first_sent_at, now),
-                claim_owner=self.holder,
-                claim_token=deliveries.c.claim_token + 1,
-                claim_until=now + timedelta(seconds=self._claim_seconds),
-            )
+            _TAKE_CLAIMS,
+            {
+                "b_ids": ids,
+                "b_now": now,
+                "b_owner": self.holder,
+                "b_until": now + timedelta(seconds=self._claim_seconds),
+            },
         )
         rows = conn.execute(_JOB_ROWS, {"b_ids": ids}).all()
         claimed_at = time.monotonic()
@@ -846,21 +880,20 @@ def _in_order(rt: Runtime, job: Job) -> None:
     to ``delivery.order_wait_seconds``, and is then sent anyway.
     """
     seq = int(get(job.payload, "seq"))
+    predecessor = f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
     with rt.store.reading() as conn:
-        ended = conn.execute(
-            select(deliveries.c.operation).where(
-                deliveries.c.case_id == job.case_id,
-                deliveries.c.target == job.target,
-                deliveries.c.operation.in_(("finish", "withdraw")),
-                deliveries.c.status == "done",
-            )
-        ).first()
-        before = conn.execute(
-            select(deliveries.c.id).where(
-                deliveries.c.dedupe_key
-                == f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
-            )
-        ).first()
+        rows = conn.execute(
+            _CASE_AT_TARGET, {"b_case": job.case_id, "b_target": job.target}
+        ).all()
+    ended = next(
+        (
+            row
+            for row in rows
+            if row.operation in ("finish", "withdraw") and row.status == "done"
+        ),
+        None,
+    )
+    before = next((row for row in rows if row.dedupe_key == predecessor), None)
     if ended is not None:
         raise Stale(f"step {seq} arrived after the case's {ended.operation}")
     waited = (datetime.now(UTC) - job.created_at).total_seconds()
