@@ -110,3 +110,29 @@ def test_counterpart_clocks_five_minutes_off(flow: Flow, skew: int) -> None:
     assert launches(flow) == {number: 1 for number in numbers(flow)}
     counts = write_counts(flow.sims)
     assert all(n == 1 for n in counts["center.registerOnlineCase"].values())
+
+
+def test_a_full_outbox_holds_further_pages_back(tmp_path: Path) -> None:
+    """With four deliveries waiting for their first attempt, a poll reads no
+    further page (two pages of three window cases, not three); once they are
+    sent, the next poll goes on from the watermark and every case is launched
+    once."""
+    held = {"poll": {**SMALL_PAGES["poll"], "max_waiting_deliveries": 4}}
+    flow = Flow.start(tmp_path, step_seconds=0.05, overrides=held)
+    try:
+        flow.file(online=0, window=8)
+        bridge = Bridge(load_config(flow.config_path))
+        try:
+            poll_center = bridge.jobs()["poll_center"]
+            routed_first = poll_center(bridge.rt)
+            routed_while_full = poll_center(bridge.rt)
+            bridge.deliver()
+            routed_after = poll_center(bridge.rt)
+            finished = run_until_finished(flow, bridge)
+        finally:
+            bridge.close()
+        assert (routed_first, routed_while_full, routed_after) == (6, 0, 2)
+        assert finished
+        assert launches(flow) == {number: 1 for number in numbers(flow)}
+    finally:
+        flow.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, bindparam, select, true, update
+from sqlalchemy import Connection, bindparam, func, select, true, update
 
 from bridge.adapters.base import Cursor, Page
 from bridge.clock import format_local, parse_local
@@ -35,7 +35,7 @@ from bridge.engine.reads import read
 from bridge.engine.runtime import Bureau, Runtime
 from bridge.errors import BridgeError, PermanentError
 from bridge.interchange import get
-from bridge.store.schema import cases, deliveries
+from bridge.store.schema import OPEN_DELIVERIES, cases, deliveries
 from bridge.xmlutil import text, to_text
 
 log = structlog.get_logger()
@@ -67,6 +67,8 @@ def poll_paged(
     was seen before is recognised by its digest and not routed twice.
     """
     started = time.monotonic()
+    if _held_back(rt, source):
+        return 0
     with rt.store.reading() as conn:
         mark = rt.store.watermark(conn, source)
     since = _since(rt, mark)
@@ -88,7 +90,7 @@ def poll_paged(
                 crashpoint("poll.before_commit")
         finally:
             _page_memo.reset(token)
-        if not page.has_more or page.cursor is None:
+        if not page.has_more or page.cursor is None or _held_back(rt, source):
             break
         after = page.cursor
     log.info(
@@ -98,6 +100,33 @@ def poll_paged(
         ms=round((time.monotonic() - started) * 1000),
     )
     return routed
+
+
+#: deliveries never attempted yet (a retry waiting for its backoff is not one)
+_WAITING = (
+    select(func.count())
+    .select_from(deliveries)
+    .where(OPEN_DELIVERIES, deliveries.c.attempts == 0)
+)
+
+
+def _held_back(rt: Runtime, source: str) -> bool:
+    """Whether the outbox is full enough that no further page is read now.
+
+    Reading a large backlog faster than it is delivered only moves it into
+    the store: the watermark waits at the last page taken, and the next poll
+    goes on from there. Retries do not count, so a target that is down does
+    not stop the records meant for the others.
+    """
+    limit = rt.config.poll.max_waiting_deliveries
+    if limit <= 0:
+        return False
+    with rt.store.reading() as conn:
+        waiting = int(conn.execute(_WAITING).scalar_one())
+    if waiting < limit:
+        return False
+    log.info("poll.held_back", system=source, waiting=waiting, limit=limit)
+    return True
 
 
 #: the page's records mapped ahead of its transaction: (system, kind, key,
