@@ -173,7 +173,8 @@ def _pairs(title: str, phase: dict[str, Any]) -> str:
         (
             f"Backlog of {phase['backlog']} cases (half online filings, half window "
             f"cases), each run capped at {phase['cap_seconds']:.0f} s; the floor replays "
-            f"{phase['floor_sample']} cases of the same mix. Cases per second."
+            f"{phase['floor_sample']} cases of the same mix from simulators holding "
+            "the same backlog. Cases per second."
         ),
         "",
         "| run | floor | bridge | ratio | cases through | seconds | peak RSS MB |",
@@ -258,7 +259,9 @@ def _method(figures: dict[str, Any]) -> str:
                 "and one window case (captured through a recording proxy), with the keys "
                 "swapped for each new case's, one request at a time over one pooled "
                 "`requests.Session`: the route's writes, its attachment reads, one read "
-                "of its flow, and one listing page per page of cases."
+                "of its flow, and one listing page per page of cases. Its simulators "
+                "hold the backlog the paired bridge run starts with, so each listing "
+                "costs their server what it costs in the bridge run."
             ),
             (
                 "- A bridge run counts the cases whose result reached both the center and "

@@ -62,12 +62,19 @@ class Bench:
         self.done_with(folder)
         return templates
 
-    def floor(self, templates: Templates, sample: int, delay: float) -> FloorRun:
+    def floor(
+        self, templates: Templates, sample: int, delay: float, backlog: int
+    ) -> FloorRun:
+        """Replay ``sample`` cases against simulators holding the ``backlog``
+        the bridge run faces: a listing of a long backlog costs its server
+        more than one of a short one."""
         folder, sims_context = self.fresh("floor")
         with sims_context as sims:
             sims.pace(OA_STEP_SECONDS)
             sims.latency(delay)
-            keys = sims.file_bulk(*_halves(sample))
+            filings, numbers = sims.file_bulk(*_halves(max(backlog, sample)))
+            online, window = _halves(sample)
+            keys = (filings[:online], numbers[:window])
             floor = run_floor(
                 templates, sims.urls, keys, int(SETTINGS["poll"]["page_size"])
             )
@@ -115,7 +122,7 @@ class Bench:
         """``runs`` pairs of (floor, bridge) with their ratios, pair by pair."""
         rows = []
         for index in range(runs):
-            floor = self.floor(templates, sample, delay)
+            floor = self.floor(templates, sample, delay, size)
             bridge = self.backlog(templates, label, size, cap, delay)
             rows.append(_pair_row(floor, bridge))
             self.say(
