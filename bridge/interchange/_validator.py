@@ -45,6 +45,7 @@ class Interchange:
         self._calendar = calendar
         self._lxml = etree.XMLSchema(etree.parse(str(base / ROOT_SCHEMA)))
         self._detailed: xmlschema.XMLSchema | None = None
+        self._orders: _Orders = {}
         self._lock = threading.Lock()
 
     @property
@@ -114,7 +115,7 @@ class Interchange:
         kind = self.kind_of(element)
         with self._lock:
             declaration = self._xmlschema().elements[kind]
-            _reorder(element, declaration)
+            _reorder(element, declaration, self._orders)
 
     def _xmlschema(self) -> xmlschema.XMLSchema:
         if self._detailed is None:
@@ -209,19 +210,41 @@ def _plain_path(path: str) -> str:
     return _PREFIXED_STEP.sub("", path)
 
 
-def _reorder(element: etree._Element, declaration: xmlschema.XsdElement) -> None:
+#: a declaration's children in schema order: (declaration, {tag: (index, child)})
+_Orders = dict[int, tuple[Any, dict[str, tuple[int, Any]]]]
+
+
+def _child_order(
+    declaration: xmlschema.XsdElement, orders: _Orders
+) -> dict[str, tuple[int, Any]] | None:
+    """The order of ``declaration``'s children, worked out once per schema."""
+    known = orders.get(id(declaration))
+    if known is not None:
+        return known[1]
     content = getattr(declaration.type, "content", None)
     if content is None or not hasattr(content, "iter_elements"):
-        return
+        order = None
+    else:
+        order = {
+            child.name: (index, child)
+            for index, child in enumerate(content.iter_elements())
+        }
+    # the declaration is kept with its order, so its id is not reused
+    orders[id(declaration)] = (declaration, order)
+    return order
 
-    order = {
-        child.name: (index, child)
-        for index, child in enumerate(content.iter_elements())
-    }
+
+def _reorder(
+    element: etree._Element, declaration: xmlschema.XsdElement, orders: _Orders
+) -> None:
+    order = _child_order(declaration, orders)
+    if order is None:
+        return
+    last = len(order)
     children = list(element)
-    children.sort(key=lambda child: order.get(child.tag, (len(order), None))[0])
+    children.sort(key=lambda child: order.get(child.tag, (last, None))[0])
     for child in children:
         element.append(child)
         found = order.get(child.tag)
         if found is not None:
-            _reorder(child, found[1])
+            _reorder(child, found[1], orders)

@@ -248,6 +248,8 @@ def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
     """The target values of one field: read, clean, pick, convert, default."""
     if spec.constant is not None:
         return [spec.constant]
+    if spec.join is None and not spec.split:
+        return _convert_first(run, spec, read)
 
     raw = [value for source in spec.sources for value in read(source)]
     cleaned = [_clean(run, spec, value) for value in raw]
@@ -267,6 +269,21 @@ def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
     if not converted and spec.required:
         raise _error(run, spec, "required value is missing")
     return converted
+
+
+def _convert_first(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
+    """``_convert`` of a field that neither joins nor splits: the first value
+    that is not empty once cleaned, converted (most fields are so)."""
+    for source in spec.sources:
+        for value in read(source):
+            cleaned = _clean(run, spec, value)
+            if cleaned:
+                return [_code_and_date(run, spec, cleaned)]
+    if spec.default:
+        return [spec.default]
+    if spec.required:
+        raise _error(run, spec, "required value is missing")
+    return []
 
 
 def _clean(run: _Run, spec: FieldSpec, value: str) -> str:
