@@ -9,10 +9,11 @@ from typing import Any
 
 import structlog
 from lxml import etree
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.errors import BridgeError
+from bridge.store.driver import DriverStatement, compile_insert
 from bridge.store.schema import cases, dead_letters, deliveries, seen_records
 
 log = structlog.get_logger()
@@ -23,18 +24,24 @@ def digest(element: etree._Element) -> str:
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
 
 
-#: one prebuilt statement per dialect and table (built once, compiled once)
-_IGNORING: dict[tuple[str, str], Any] = {}
+#: one compiled insert per dialect, table and set of columns
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], DriverStatement] = {}
 
 
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
-    """Insert unless a unique key is taken; True when the row was inserted."""
-    slot = (conn.dialect.name, table.name)
+    """Insert unless a unique key is taken; True when the row was inserted.
+
+    The outbox's most frequent statement, so it runs on the driver's cursor.
+    """
+    slot = (conn.dialect.name, table.name, tuple(values))
     statement = _IGNORING.get(slot)
     if statement is None:
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        statement = _IGNORING[slot] = dialect.insert(table).on_conflict_do_nothing()
-    return bool(conn.execute(statement, values).rowcount)
+        insert_ignoring = dialect.insert(table).on_conflict_do_nothing()
+        statement = _IGNORING[slot] = compile_insert(
+            conn, table, insert_ignoring, list(values)
+        )
+    return bool(statement.execute(conn, values))
 
 
 def already_seen(conn: Connection, system: str, key: str, version: str) -> bool:
@@ -109,11 +116,13 @@ def add_case(
     )
     if not inserted:
         return None
-    key_column = cases.c.filing_id if filing_id else cases.c.case_number
-    row = conn.execute(
-        select(cases.c.id).where(key_column == (filing_id or case_number))
-    )
+    found = _CASE_BY_FILING if filing_id else _CASE_BY_NUMBER
+    row = conn.execute(found, {"b_key": filing_id or case_number})
     return int(row.scalar_one())
+
+
+_CASE_BY_FILING = select(cases.c.id).where(cases.c.filing_id == bindparam("b_key"))
+_CASE_BY_NUMBER = select(cases.c.id).where(cases.c.case_number == bindparam("b_key"))
 
 
 def enqueue(
