@@ -45,6 +45,7 @@ from bridge.engine.runtime import Runtime
 from bridge.errors import BridgeError, ConfigError, PermanentError, TransientError
 from bridge.interchange import get, set_case_number
 from bridge.service import metrics
+from bridge.store.driver import Prepared
 from bridge.store.leases import FencedError, holder_id
 from bridge.store.schema import OPEN_DELIVERIES, cases, deliveries
 from bridge.xmlutil import parse_xml, to_text
@@ -105,7 +106,7 @@ Handler = Callable[[Runtime, Job], Outcome]
 
 
 #: a delivered write's done mark, fenced by this process's claim (built once)
-_MARK_DONE = (
+_MARK_DONE = Prepared(
     update(deliveries)
     .where(
         deliveries.c.id == bindparam("b_id"),
@@ -192,11 +193,11 @@ _TAKE_CLAIMS = (
 )
 
 #: a case's deliveries to one target (a handful), for the order of its steps
-_CASE_AT_TARGET = select(
-    deliveries.c.operation, deliveries.c.status, deliveries.c.dedupe_key
-).where(
-    deliveries.c.case_id == bindparam("b_case"),
-    deliveries.c.target == bindparam("b_target"),
+_CASE_AT_TARGET = Prepared(
+    select(deliveries.c.operation, deliveries.c.status, deliveries.c.dedupe_key).where(
+        deliveries.c.case_id == bindparam("b_case"),
+        deliveries.c.target == bindparam("b_target"),
+    )
 )
 
 _JOB_ROWS = (
@@ -625,8 +626,8 @@ class Deliverer:
     def _write_done(self, conn: Connection, job: Job, outcome: Outcome) -> bool:
         """The done mark, case updates and audit entry of one delivery; False
         (and nothing written) when this process's claim no longer stands."""
-        moved = conn.execute(
-            _MARK_DONE,
+        moved = _MARK_DONE.execute(
+            conn,
             {
                 "b_id": job.id,
                 "b_owner": self.holder,
@@ -635,7 +636,7 @@ class Deliverer:
                 "b_at": datetime.now(UTC),
             },
         )
-        if moved.rowcount != 1:
+        if moved != 1:
             return False
         if outcome.case_updates:
             statement, params = _case_update(job.case_id, outcome.case_updates)
@@ -882,20 +883,20 @@ def _in_order(rt: Runtime, job: Job) -> None:
     seq = int(get(job.payload, "seq"))
     predecessor = f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
     with rt.store.reading() as conn:
-        rows = conn.execute(
-            _CASE_AT_TARGET, {"b_case": job.case_id, "b_target": job.target}
-        ).all()
+        rows = _CASE_AT_TARGET.rows(
+            conn, {"b_case": job.case_id, "b_target": job.target}
+        )
     ended = next(
         (
-            row
-            for row in rows
-            if row.operation in ("finish", "withdraw") and row.status == "done"
+            operation
+            for operation, status, _key in rows
+            if operation in ("finish", "withdraw") and status == "done"
         ),
         None,
     )
-    before = next((row for row in rows if row.dedupe_key == predecessor), None)
+    before = next((key for _op, _status, key in rows if key == predecessor), None)
     if ended is not None:
-        raise Stale(f"step {seq} arrived after the case's {ended.operation}")
+        raise Stale(f"step {seq} arrived after the case's {ended}")
     waited = (datetime.now(UTC) - job.created_at).total_seconds()
     if seq > 1 and before is None:
         if waited < rt.config.delivery.order_wait_seconds:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Executable, Table
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any] | None
@@ -32,7 +32,23 @@ class DriverStatement:
     defaults: tuple[tuple[str, Any], ...]
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
-        """Run with ``values`` (column defaults filled in); the rows it touched."""
+        """Run with ``values`` (defaults filled in); the rows it touched."""
+        cursor = self._run(conn, values)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a select with ``values``; its rows as the driver returns them
+        (no result processing: only for columns the driver reads as they are)."""
+        cursor = self._run(conn, values)
+        try:
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
         if self.defaults:
             values = {**dict(self.defaults), **values}
         converted = [
@@ -47,9 +63,10 @@ class DriverStatement:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, params)
-            return int(cursor.rowcount)
-        finally:
+        except BaseException:
             cursor.close()
+            raise
+        return cursor
 
 
 def compile_insert(
@@ -85,3 +102,55 @@ def compile_insert(
         processors=processors,
         defaults=tuple(defaults),
     )
+
+
+def compile_statement(conn: Connection, statement: Executable) -> DriverStatement:
+    """An update or select with named ``bindparam`` values, compiled for
+    ``conn``'s dialect; the values it carries itself become its defaults.
+
+    Raises ValueError for an expanding parameter (an IN list), whose SQL
+    depends on each call's values.
+    """
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect)
+    positional = bool(compiled.positional)
+    names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+    binds = compiled.binds
+    if any(binds[name].expanding for name in names):
+        raise ValueError("an expanding parameter cannot be compiled ahead")
+    return DriverStatement(
+        sql=compiled.string,
+        names=names,
+        positional=positional,
+        processors=tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        ),
+        defaults=tuple(
+            (name, binds[name].effective_value)
+            for name in names
+            if not binds[name].required
+        ),
+    )
+
+
+class Prepared:
+    """A statement compiled on first use for each dialect it runs on."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[str, DriverStatement] = {}
+
+    def on(self, conn: Connection) -> DriverStatement:
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[conn.dialect.name] = compile_statement(
+                conn, self.statement
+            )
+        return compiled
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        return self.on(conn).execute(conn, values)
+
+    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self.on(conn).rows(conn, values)
