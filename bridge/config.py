@@ -81,9 +81,10 @@ class PollConfig:
     #: second are still read again (one may change within it); after that a
     #: poll goes on after the watermark's record key
     same_second_seconds: float = 2.0
-    #: a poll reads no further page while this many deliveries wait for their
-    #: first attempt (the next poll goes on); 0 reads every page at once
-    max_waiting_deliveries: int = 2000
+    #: a poll reads no further page while this many first writes of new cases
+    #: (registration, acceptance, launch) wait for their first attempt (the
+    #: next poll goes on); 0 reads every page at once
+    max_waiting_writes: int = 1000
     #: where a source with no watermark yet is first read from, in the source's
     #: local time (``yyyy-MM-dd HH:mm:ss``); empty reads its whole history
     start_from: str = ""

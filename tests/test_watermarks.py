@@ -113,11 +113,11 @@ def test_counterpart_clocks_five_minutes_off(flow: Flow, skew: int) -> None:
 
 
 def test_a_full_outbox_holds_further_pages_back(tmp_path: Path) -> None:
-    """With four deliveries waiting for their first attempt, a poll reads no
+    """With four launches of new cases waiting for their first attempt, a poll reads no
     further page (two pages of three window cases, not three); once they are
     sent, the next poll goes on from the watermark and every case is launched
     once."""
-    held = {"poll": {**SMALL_PAGES["poll"], "max_waiting_deliveries": 4}}
+    held = {"poll": {**SMALL_PAGES["poll"], "max_waiting_writes": 4}}
     flow = Flow.start(tmp_path, step_seconds=0.05, overrides=held)
     try:
         flow.file(online=0, window=8)

@@ -391,14 +391,19 @@ class Deliverer:
 
     def _due(self, limit: int) -> list[int]:
         now = datetime.now(UTC)
-        params = {"b_now": now, "b_holder": self.holder, "b_limit": limit}
+        with self._lock:
+            # the query returns this process's own claims too (one whose
+            # worker gave it up is taken again at once): those in hand are
+            # read past, not counted against the limit
+            in_hand = len(self._claimed)
+        params = {"b_now": now, "b_holder": self.holder, "b_limit": limit + in_hand}
         fresh: list[int] = []
         try:
             with self.rt.store.begin() as conn:
                 query = _DUE_LOCKED if conn.dialect.name == "postgresql" else _DUE
                 found = [row.id for row in conn.execute(query, params)]
                 with self._lock:
-                    fresh = [i for i in found if i not in self._claimed]
+                    fresh = [i for i in found if i not in self._claimed][:limit]
                     self._claimed.update(fresh)
                 self._take_claims(conn, fresh, now)
         except Exception:

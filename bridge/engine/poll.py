@@ -102,23 +102,31 @@ def poll_paged(
     return routed
 
 
-#: deliveries never attempted yet (a retry waiting for its backoff is not one)
+#: the writes a poll makes for a new case
+NEW_CASE_WRITES = ("register", "accept", "launch")
+#: new cases' writes never attempted yet (a retry waiting for its backoff is
+#: not one, nor a flow's step waiting for the one before it)
 _WAITING = (
     select(func.count())
     .select_from(deliveries)
-    .where(OPEN_DELIVERIES, deliveries.c.attempts == 0)
+    .where(
+        OPEN_DELIVERIES,
+        deliveries.c.attempts == 0,
+        deliveries.c.operation.in_(NEW_CASE_WRITES),
+    )
 )
 
 
 def _held_back(rt: Runtime, source: str) -> bool:
-    """Whether the outbox is full enough that no further page is read now.
+    """Whether enough new cases wait for their first writes that no further
+    page is read now.
 
     Reading a large backlog faster than it is delivered only moves it into
     the store: the watermark waits at the last page taken, and the next poll
     goes on from there. Retries do not count, so a target that is down does
     not stop the records meant for the others.
     """
-    limit = rt.config.poll.max_waiting_deliveries
+    limit = rt.config.poll.max_waiting_writes
     if limit <= 0:
         return False
     with rt.store.reading() as conn:
