@@ -65,6 +65,9 @@ def poll_paged(
     ``poll.overlap_every_seconds`` one poll reads again from the watermark less
     ``poll.overlap_seconds``, for records committed late with older times. What
     was seen before is recognised by its digest and not routed twice.
+
+    While ``poll.max_waiting_writes`` new cases' writes wait to be sent, no
+    further page is read (see ``_held_back``).
     """
     started = time.monotonic()
     if _held_back(rt, source):
