@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from lxml import etree
 
@@ -38,11 +40,51 @@ def parse_xml(data: bytes | str, *, system: str | None = None) -> etree._Element
     return root
 
 
+try:  # lxml's ElementPath compiler, behind findall(); absent, findall() is used
+    from lxml._elementpath import _build_path_iterator
+except ImportError:  # pragma: no cover - every lxml release so far has it
+    _build_path_iterator = None
+
+#: compiled ElementPath selectors by path. lxml keeps its own cache of them but
+#: empties it whenever it holds more than 100 paths, and the mappings alone
+#: read more than that, so every path was compiled again and again
+_SELECTORS: dict[str, list[Callable[[Iterator[Any]], Iterator[Any]]]] = {}
+#: paths kept at most (the mapping files' paths are a few hundred)
+_MAX_SELECTORS = 4096
+
+
+def find_all(element: etree._Element, path: str) -> list[etree._Element]:
+    """``element.findall(path)`` (ElementPath, no namespace map), with the
+    path compiled once."""
+    selector = _SELECTORS.get(path)
+    if selector is None:
+        if _build_path_iterator is None or len(_SELECTORS) >= _MAX_SELECTORS:
+            return element.findall(path)
+        selector = _SELECTORS[path] = _build_path_iterator(path, None)
+    found: Iterator[Any] = iter((element,))
+    for select in selector:
+        found = select(found)
+    return list(found)
+
+
+def find_first(element: etree._Element, path: str) -> etree._Element | None:
+    """``element.find(path)``, with the path compiled once."""
+    selector = _SELECTORS.get(path)
+    if selector is None:
+        if _build_path_iterator is None or len(_SELECTORS) >= _MAX_SELECTORS:
+            return element.find(path)
+        selector = _SELECTORS[path] = _build_path_iterator(path, None)
+    found: Iterator[Any] = iter((element,))
+    for select in selector:
+        found = select(found)
+    return next(found, None)
+
+
 def text(element: etree._Element | None, path: str, default: str = "") -> str:
     """The stripped text at ``path`` below ``element``, or ``default``."""
     if element is None:
         return default
-    found = element.find(path)
+    found = find_first(element, path)
     if found is None or found.text is None:
         return default
     return found.text.strip()

@@ -686,7 +686,10 @@ def _sweep_flows(rt: Runtime, rows: list[Any], served: Bureau) -> int:
                 _reschedule(rt, conn, row.id)
         return 0
     # mapped first, outside the transaction, which then only writes
-    mapped = [_map_flow(rt, row, export, served) for row, export in zip(rows, exported, strict=True)]
+    mapped = [
+        _map_flow(rt, row, export, served)
+        for row, export in zip(rows, exported, strict=True)
+    ]
     routed = 0
     with rt.store.begin() as conn:
         for row, export, (version, docs) in zip(rows, exported, mapped, strict=True):

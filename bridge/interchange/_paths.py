@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from lxml import etree
+
+from bridge.xmlutil import find_all, find_first
 
 NS = "urn:govbridge:interchange:1"
 KINDS = (
@@ -24,6 +28,7 @@ def qname(local_name: str) -> str:
     return f"{{{NS}}}{local_name}"
 
 
+@functools.lru_cache(maxsize=2048)
 def ns_path(path: str) -> str:
     """An ElementPath with every step put in the interchange namespace."""
     steps = [step for step in path.strip("/").split("/") if step]
@@ -35,7 +40,7 @@ def get(element: etree._Element, path: str) -> str:
 
     The namespace is implied; a missing element or an empty one gives "".
     """
-    found = element.find(ns_path(path))
+    found = find_first(element, ns_path(path))
     if found is None or found.text is None:
         return ""
     return str(found.text).strip()
@@ -43,7 +48,7 @@ def get(element: etree._Element, path: str) -> str:
 
 def get_all(element: etree._Element, path: str) -> list[str]:
     """The stripped texts of every element at ``path`` below ``element``."""
-    return [(found.text or "").strip() for found in element.iterfind(ns_path(path))]
+    return [(found.text or "").strip() for found in find_all(element, ns_path(path))]
 
 
 def set_case_number(case_el: etree._Element, number: str) -> None:

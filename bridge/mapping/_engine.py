@@ -25,6 +25,7 @@ from bridge.mapping._spec import (
 )
 from bridge.mapping.converters import from_zoned, halfwidth, join, split, to_zoned
 from bridge.paths import mappings_dir as default_mappings_dir
+from bridge.xmlutil import find_all
 
 log = structlog.get_logger()
 
@@ -163,9 +164,8 @@ class BureauMapping:
         produced: dict[str, list[etree._Element]] = {}
         memo: dict[str, list[str]] = {}  # the record's root paths, read once
         for doc_spec in spec.documents:
-            contexts = (
-                native.findall(doc_spec.each.lstrip("/")) if doc_spec.each else [native]
-            )
+            each = doc_spec.each
+            contexts = find_all(native, each.lstrip("/")) if each else [native]
             wanted = doc_spec.when is None or _holds(doc_spec.when, native)
             documents = []
             for context in contexts if wanted else []:
@@ -231,7 +231,7 @@ def _fill_lists(
 ) -> None:
     for list_spec in lists:
         base = native if list_spec.over.startswith("/") else context
-        for item in base.findall(list_spec.over.lstrip("/")):
+        for item in find_all(base, list_spec.over.lstrip("/")):
             element = _ensure(
                 document, list_spec.target, interchange=True, new_last=True
             )
@@ -362,7 +362,7 @@ def _native_reader(
         if from_root and memo is not None and path in memo:
             return memo[path]
         base = root if from_root else context
-        elements = base.findall(elements_path) if elements_path else [base]
+        elements = find_all(base, elements_path) if elements_path else [base]
         if attribute:
             values = [element.get(attribute, "") for element in elements]
         else:
@@ -379,7 +379,7 @@ def _interchange_reader(
 ) -> Reader:
     def read(path: str) -> list[str]:
         if item is not None and not path.startswith("/"):
-            return [(found.text or "") for found in item.iterfind(ns_path(path))]
+            return [(found.text or "") for found in find_all(item, ns_path(path))]
         return [(found.text or "") for found in _interchange_items(docs, path)]
 
     return read
@@ -392,7 +392,7 @@ def _interchange_items(
     document = docs.get(name)
     if document is None:
         return []
-    return list(document.iterfind(ns_path(rest))) if rest else [document]
+    return find_all(document, ns_path(rest)) if rest else [document]
 
 
 def _split_attribute(path: str) -> tuple[str, str | None]:

@@ -39,7 +39,9 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(
+        self, conn: Connection, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         """Run a select with ``values``; its rows as the driver returns them
         (no result processing: only for columns the driver reads as they are)."""
         cursor = self._run(conn, values)
@@ -57,9 +59,9 @@ class DriverStatement:
                 (values[name] for name in self.names), self.processors, strict=True
             )
         ]
-        params: Sequence[Any] | dict[str, Any] = (
-            converted if self.positional else dict(zip(self.names, converted, strict=True))
-        )
+        params: Sequence[Any] | dict[str, Any] = converted
+        if not self.positional:
+            params = dict(zip(self.names, converted, strict=True))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, params)
@@ -152,5 +154,7 @@ class Prepared:
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
         return self.on(conn).execute(conn, values)
 
-    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(
+        self, conn: Connection, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         return self.on(conn).rows(conn, values)
