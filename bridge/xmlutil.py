@@ -53,31 +53,31 @@ _SELECTORS: dict[str, list[Callable[[Iterator[Any]], Iterator[Any]]]] = {}
 _MAX_SELECTORS = 4096
 
 
-def find_all(element: etree._Element, path: str) -> list[etree._Element]:
-    """``element.findall(path)`` (ElementPath, no namespace map), with the
-    path compiled once."""
+def _select(element: etree._Element, path: str) -> Iterator[Any] | None:
+    """The elements at ``path`` below ``element`` through a selector compiled
+    once; None when no selector can be kept (the caller asks lxml itself)."""
     selector = _SELECTORS.get(path)
     if selector is None:
         if _build_path_iterator is None or len(_SELECTORS) >= _MAX_SELECTORS:
-            return element.findall(path)
+            return None
         selector = _SELECTORS[path] = _build_path_iterator(path, None)
     found: Iterator[Any] = iter((element,))
     for select in selector:
         found = select(found)
-    return list(found)
+    return found
+
+
+def find_all(element: etree._Element, path: str) -> list[etree._Element]:
+    """``element.findall(path)`` (ElementPath, no namespace map), with the
+    path compiled once."""
+    found = _select(element, path)
+    return element.findall(path) if found is None else list(found)
 
 
 def find_first(element: etree._Element, path: str) -> etree._Element | None:
     """``element.find(path)``, with the path compiled once."""
-    selector = _SELECTORS.get(path)
-    if selector is None:
-        if _build_path_iterator is None or len(_SELECTORS) >= _MAX_SELECTORS:
-            return element.find(path)
-        selector = _SELECTORS[path] = _build_path_iterator(path, None)
-    found: Iterator[Any] = iter((element,))
-    for select in selector:
-        found = select(found)
-    return next(found, None)
+    found = _select(element, path)
+    return element.find(path) if found is None else next(found, None)
 
 
 def text(element: etree._Element | None, path: str, default: str = "") -> str:
