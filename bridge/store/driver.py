@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table
+from sqlalchemy.engine import Compiled
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any] | None
@@ -78,7 +79,7 @@ def compile_insert(
     with the columns ``keys`` and the scalar defaults of the other columns.
 
     Raises ValueError for a column whose default is not a plain value (a
-    function or SQL expression): such inserts stay with ``Connection.execute``.
+    function or SQL expression), which only ``Connection.execute`` applies.
     """
     defaults: list[tuple[str, Any]] = []
     for column in table.columns:
@@ -87,23 +88,10 @@ def compile_insert(
         if not getattr(column.default, "is_scalar", False):
             raise ValueError(f"{table.name}.{column.key} has a computed default")
         defaults.append((column.key, column.default.arg))  # type: ignore[attr-defined]
-    dialect = conn.dialect
     compiled = statement.compile(
-        dialect=dialect, column_keys=[*keys, *(key for key, _ in defaults)]
+        dialect=conn.dialect, column_keys=[*keys, *(key for key, _ in defaults)]
     )
-    positional = bool(compiled.positional)
-    names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
-    processors = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in names
-    )
-    return DriverStatement(
-        sql=compiled.string,
-        names=names,
-        positional=positional,
-        processors=processors,
-        defaults=tuple(defaults),
-    )
+    return _driver_statement(conn, compiled, defaults)
 
 
 def compile_statement(conn: Connection, statement: Executable) -> DriverStatement:
@@ -113,13 +101,30 @@ def compile_statement(conn: Connection, statement: Executable) -> DriverStatemen
     Raises ValueError for an expanding parameter (an IN list), whose SQL
     depends on each call's values.
     """
-    dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect)
-    positional = bool(compiled.positional)
-    names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+    compiled = statement.compile(dialect=conn.dialect)
     binds = compiled.binds
-    if any(binds[name].expanding for name in names):
+    if any(bind.expanding for bind in binds.values()):
         raise ValueError("an expanding parameter cannot be compiled ahead")
+    carried = [
+        (name, bind.effective_value)
+        for name, bind in binds.items()
+        if not bind.required
+    ]
+    return _driver_statement(conn, compiled, carried)
+
+
+def _driver_statement(
+    conn: Connection, compiled: Compiled, defaults: Sequence[tuple[str, Any]]
+) -> DriverStatement:
+    """The SQL, parameter order and bind processors of ``compiled``."""
+    dialect = conn.dialect
+    binds = compiled.binds  # type: ignore[attr-defined]
+    positional = bool(compiled.positional)  # type: ignore[attr-defined]
+    names = (
+        tuple(compiled.positiontup or ())  # type: ignore[attr-defined]
+        if positional
+        else tuple(binds)
+    )
     return DriverStatement(
         sql=compiled.string,
         names=names,
@@ -128,11 +133,7 @@ def compile_statement(conn: Connection, statement: Executable) -> DriverStatemen
             binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         ),
-        defaults=tuple(
-            (name, binds[name].effective_value)
-            for name in names
-            if not binds[name].required
-        ),
+        defaults=tuple(defaults),
     )
 
 
