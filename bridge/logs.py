@@ -16,6 +16,10 @@ _PERSONAL = re.compile(
     r"|[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}"
     r"|1[3-9][0-9]{9})(?![0-9A-Z])"
 )
+#: six digits in a row: every personal value above holds them
+_DIGIT_RUN = re.compile(r"[0-9]{6}")
+#: the shortest personal value above (a mobile)
+_SHORTEST = 11
 _PERSONAL_KEYS = {"id_number", "idNumber", "mobile", "phone", "certNo"}
 #: keys whose values are never written, whatever they hold
 _SECRET_KEYS = {"password", "secret"}
@@ -23,6 +27,8 @@ _SECRET_KEYS = {"password", "secret"}
 
 def mask_text(value: str) -> str:
     """Replace ID numbers and mobiles inside ``value`` by masked forms."""
+    if len(value) < _SHORTEST or not _DIGIT_RUN.search(value):
+        return value
     return _PERSONAL.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5)
                          + m.group(0)[-2:], value)
 
@@ -39,11 +45,33 @@ def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str
     return event
 
 
+class _HandlerSink:
+    """structlog's output: rendered lines written to the stdlib handler's
+    stream under the handler's lock, so the bridge's events skip the stdlib
+    record machinery yet share the file, in order, with other libraries'."""
+
+    def __init__(self, handler: logging.StreamHandler[Any]) -> None:
+        self._handler = handler
+
+    def msg(self, line: str) -> None:
+        handler = self._handler
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        finally:
+            handler.release()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def configure(log_file: Path | None = None, level: str = "INFO") -> None:
     """Set up structlog: console on a terminal, JSON lines otherwise and in files.
 
-    Records of other libraries (the scheduler, the database) pass through the
-    same renderer and masking, so a log file holds nothing but JSON lines.
+    The bridge's own events are rendered by structlog and written straight to
+    the handler; records of other libraries (the scheduler, the database) go
+    through stdlib logging to the same handler, renderer and masking, so a log
+    file holds nothing but JSON lines.
     """
     on_terminal = log_file is None and sys.stderr.isatty()
     renderer: Any = (
@@ -58,7 +86,7 @@ def configure(log_file: Path | None = None, level: str = "INFO") -> None:
         structlog.processors.format_exc_info,
         _mask_processor,
     ]
-    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    handler: logging.StreamHandler[Any] = logging.StreamHandler(sys.stderr)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_file, encoding="utf-8")
@@ -70,9 +98,10 @@ def configure(log_file: Path | None = None, level: str = "INFO") -> None:
     logging.basicConfig(handlers=[handler], level=level, force=True)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    sink = _HandlerSink(handler)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        processors=[*shared, renderer],
+        logger_factory=lambda *_args: sink,
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelName(level)
         ),

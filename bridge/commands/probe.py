@@ -94,7 +94,7 @@ def _probe(args: argparse.Namespace) -> int:
         return 2
     config = load_config(args.config)
     configure(config.log_file, level="WARNING")
-    mapping = load_bureau(config.bureau, config.mappings_dir)
+    mapping = load_bureau(config.bureau, config.mappings_dir, config.schemas_dir)
     adapter = _adapter(args.system, config, args.url)
     try:
         records = _records(args.system, adapter, args.since, args.limit)

@@ -370,9 +370,11 @@ class Bridge:
         if problems:
             raise ConfigError("; ".join(problems))
         further = {
-            name: load_bureau(name, config.mappings_dir) for name in config.bureaus
+            name: load_bureau(name, config.mappings_dir, config.schemas_dir)
+            for name in config.bureaus
         }
-        return config, load_bureau(config.bureau, config.mappings_dir), further
+        primary = load_bureau(config.bureau, config.mappings_dir, config.schemas_dir)
+        return config, primary, further
 
     def close(self) -> None:
         self.deliverer.close()

@@ -89,7 +89,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     rt = Runtime(
         config=config,
         store=open_store(config.store, audit=config.audit),
-        mapping=load_bureau(config.bureau, config.mappings_dir),
+        mapping=load_bureau(config.bureau, config.mappings_dir, config.schemas_dir),
         interchange=Interchange(config.schemas_dir),
         center=CenterAdapter(
             center.url,
@@ -124,7 +124,7 @@ def further_bureaus(config: Config) -> dict[str, Bureau]:
 
     built = {}
     for name, settings in config.bureaus.items():
-        mapping = load_bureau(name, config.mappings_dir)
+        mapping = load_bureau(name, config.mappings_dir, config.schemas_dir)
         check_bureau(name, mapping.systems, settings)
         built[name] = Bureau(
             name=name,

@@ -174,7 +174,7 @@ def _mapping_problems(config: Config) -> list[str]:
     problems = []
     for name in (config.bureau, *config.bureaus):
         try:
-            mapping = load_bureau(name, config.mappings_dir)
+            mapping = load_bureau(name, config.mappings_dir, config.schemas_dir)
             if name in config.bureaus:
                 check_bureau(name, mapping.systems, config.bureaus[name])
         except BridgeError as exc:
