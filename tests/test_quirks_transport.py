@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
 import zeep
 
 from bridge.adapters.center import CenterAdapter
@@ -235,12 +234,11 @@ def test_wsse_timestamps_are_utc_whatever_tz(tmp_path: Path, zone: str) -> None:
 
 
 def test_calls_are_pooled_per_counterpart() -> None:
-    """One transport keeps one bounded, retry-free urllib3 pool per counterpart."""
-    transport = make_transport("center", pool_size=3)
-    pool = transport.pool.connection_from_url("http://127.0.0.1:8080/")
+    """One transport keeps one bounded connection pool per counterpart, with the
+    connect and read timeouts of the counterpart's settings."""
+    transport = make_transport("center", timeout=8.0, pool_size=3)
 
-    assert isinstance(transport.pool, urllib3.PoolManager)
-    assert pool.pool.maxsize == 3
-    assert pool.block is False
-    assert pool.retries.total is False
+    assert transport.pool.size == 3
+    assert (transport.pool.connect_timeout, transport.pool.read_timeout) == (5.0, 8.0)
+    assert transport.pool.idle("http://127.0.0.1:8080/") == 0
     assert transport.session.trust_env is False

@@ -311,12 +311,13 @@ def test_pool_holds_at_most_its_size(center_sim: CenterSimulator) -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        pool = transport.pool.connection_from_url(server.url)
-        kept = [conn for conn in list(pool.pool.queue) if conn is not None]
+        kept = transport.pool.idle(server.url)
+        ports = {seen.port for seen in server.seen}
         transport.close()
 
     assert len(server.seen) == 8
-    assert len(kept) == 3
+    assert len(ports) == 8  # eight connections at once: none waited for another
+    assert kept == 3
 
 
 def test_proxies_in_the_environment_are_ignored(

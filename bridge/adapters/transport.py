@@ -1,10 +1,10 @@
 """The shared SOAP transport: one pooled HTTP client per counterpart, a total
 deadline per call, the encoding rules and size cap of the counterpart's quirk
 profile, WSDL loading confined to a local bundle, and the one place where
-urllib3, requests, zeep and lxml exceptions become govbridge errors.
+HTTP, requests, zeep and lxml exceptions become govbridge errors.
 
-Calls go through urllib3 directly; requests stays only under zeep, for a WSDL
-fetched without a bundle at start.
+Calls go through the lean client of bridge/adapters/http.py; requests stays
+only under zeep, for a WSDL fetched without a bundle at start.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 import urllib3.exceptions
 import zeep
 import zeep.exceptions
@@ -30,6 +29,13 @@ from bridge.adapters.decode import (
     header_charset,
     looks_like_xml,
     to_utf8,
+)
+from bridge.adapters.http import (
+    Answer,
+    ConnectionPool,
+    ConnectTimeout,
+    HttpError,
+    ReadTimeout,
 )
 from bridge.adapters.quirks import QuirkProfile
 from bridge.errors import (
@@ -67,20 +73,20 @@ def make_session(pool_size: int = 8) -> requests.Session:
     return session
 
 
-def make_pool(pool_size: int = POOL_SIZE) -> urllib3.PoolManager:
+def make_pool(pool_size: int = POOL_SIZE, timeout: float = 10.0) -> ConnectionPool:
     """One counterpart's connections: keep-alive, at most ``pool_size`` kept per
     host, no retries, no proxies, certificates checked against requests' bundle.
 
     A call beyond ``pool_size`` at once opens a connection of its own that is
     closed afterwards, as requests' pool did; no call waits for a free one.
+    Connecting takes at most 5 s (or ``timeout``, when shorter); an answer may
+    go silent for ``timeout`` s.
     """
-    return urllib3.PoolManager(
-        num_pools=4,
-        maxsize=pool_size,
-        block=False,
-        retries=False,
-        cert_reqs="CERT_REQUIRED",
-        ca_certs=DEFAULT_CA_BUNDLE_PATH,
+    return ConnectionPool(
+        pool_size,
+        connect_timeout=min(timeout, 5.0),
+        read_timeout=timeout,
+        ca_file=DEFAULT_CA_BUNDLE_PATH,
     )
 
 
@@ -122,7 +128,7 @@ class DeadlineTransport(zeep.Transport):
     have passed since it started. XML answers are re-encoded as UTF-8 by the
     rules of bridge/adapters/decode.py before zeep or lxml see them, and WSDL
     and schema locations resolve inside the local ``bundle`` folder only.
-    Calls are sent through the urllib3 ``pool``; zeep's requests session only
+    Calls are sent through the connection ``pool``; zeep's requests session only
     fetches a WSDL when no bundle is set.
     """
 
@@ -131,7 +137,7 @@ class DeadlineTransport(zeep.Transport):
         system: str,
         *,
         session: requests.Session | None = None,
-        pool: urllib3.PoolManager | None = None,
+        pool: ConnectionPool | None = None,
         timeout: float = 10.0,
         deadline: float = 30.0,
         max_bytes: int | None = None,
@@ -144,13 +150,12 @@ class DeadlineTransport(zeep.Transport):
             operation_timeout=timeout,
         )
         self.system = system
-        self.pool = pool or make_pool()
+        self.pool = pool or make_pool(timeout=timeout)
         self.quirks = quirks or QuirkProfile()
         self.read_timeout = timeout
         self.deadline = deadline
         self.max_bytes = max_bytes or self.quirks.max_bytes
         self.bundle = bundle
-        self._timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
         self._default_headers = dict(self.session.headers)
         self._default_names = {name.lower() for name in self._default_headers}
 
@@ -194,49 +199,27 @@ class DeadlineTransport(zeep.Transport):
         }
         return {**kept, **headers}
 
-    def _send(
-        self, method: str, url: str, body: Any, headers: dict[str, str]
-    ) -> urllib3.BaseHTTPResponse:
+    def _send(self, method: str, url: str, body: Any, headers: dict[str, str]) -> Answer:
         """Send one request; its answer with the body still unread."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
         try:
-            parts = urlsplit(url)
-            target = parts.path or "/"
-            if parts.query:
-                target = f"{target}?{parts.query}"
-            pool = self.pool.connection_from_host(
-                parts.hostname, parts.port, parts.scheme or "http"
-            )
-            return pool.urlopen(
-                method,
-                target,
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                timeout=self._timeout,
-                preload_content=False,
-                decode_content=True,
-            )
-        except urllib3.exceptions.NewConnectionError as exc:
-            raise UnavailableError(
-                f"cannot reach {url}", system=self.system, detail=str(exc)
-            ) from exc
-        except urllib3.exceptions.TimeoutError as exc:
+            return self.pool.send(method, url, headers, body)
+        except (ConnectTimeout, ReadTimeout) as exc:
             raise TimeoutError_(
                 "no answer in time", system=self.system, detail=str(exc)
             ) from exc
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        except (HttpError, OSError, ValueError) as exc:
             raise UnavailableError(
                 f"cannot reach {url}", system=self.system, detail=str(exc)
             ) from exc
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, started: float) -> bytes:
+    def _read_body(self, response: Answer, started: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
             while True:
-                chunk = response.read1(65536, decode_content=True)
+                chunk = response.read1(65536)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -250,8 +233,7 @@ class DeadlineTransport(zeep.Transport):
                 "answer interrupted", system=self.system, detail=str(exc)
             ) from exc
         finally:
-            response.close()
-            response.release_conn()
+            response.release()
         return b"".join(chunks)
 
     def _check_size(self, size: int, status: int) -> None:
@@ -413,7 +395,7 @@ def make_transport(
     """The transport for one counterpart: pooled client, deadline, quirks, bundle."""
     return DeadlineTransport(
         system,
-        pool=make_pool(pool_size),
+        pool=make_pool(pool_size, timeout),
         timeout=timeout,
         deadline=deadline,
         max_bytes=max_bytes,
