@@ -645,7 +645,7 @@ class Deliverer:
             return False
         if outcome.case_updates:
             statement, params = _case_update(job.case_id, outcome.case_updates)
-            conn.execute(statement, params)
+            statement.execute(conn, params)
         number = outcome.case_updates.get("case_number", job.case_number)
         self.rt.store.audit(
             conn,
@@ -764,7 +764,9 @@ class Deliverer:
 FINAL_STATES = ("completed", "withdrawn")
 
 
-def _case_update(case_id: int, updates: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _case_update(
+    case_id: int, updates: dict[str, Any]
+) -> tuple[Prepared, dict[str, Any]]:
     """The statement (built once per shape) and parameters of a delivery's
     case updates. They leave a completed or withdrawn case so: a delivery that
     finishes after the case ended (a flow launched just before a withdrawal)
@@ -792,8 +794,8 @@ def _case_update(case_id: int, updates: dict[str, Any]) -> tuple[Any, dict[str, 
 
 
 @functools.lru_cache(maxsize=64)
-def _case_statement(shape: tuple[tuple[str, bool | None], ...]) -> Any:
-    ended = cases.c.state.in_(FINAL_STATES)
+def _case_statement(shape: tuple[tuple[str, bool | None], ...]) -> Prepared:
+    ended = or_(*(cases.c.state == state for state in FINAL_STATES))
     values: dict[str, Any] = {"updated_at": bindparam("b_updated_at")}
     for key, flag in shape:
         if key == "state" and flag is False:
@@ -802,7 +804,9 @@ def _case_statement(shape: tuple[tuple[str, bool | None], ...]) -> Any:
             values[key] = sql_case((ended, False), else_=True)
         else:
             values[key] = bindparam(f"b_{key}")
-    return update(cases).where(cases.c.id == bindparam("b_case")).values(**values)
+    return Prepared(
+        update(cases).where(cases.c.id == bindparam("b_case")).values(**values)
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from lxml import etree
@@ -35,6 +35,7 @@ from bridge.engine.reads import read
 from bridge.engine.runtime import Bureau, Runtime
 from bridge.errors import BridgeError, PermanentError
 from bridge.interchange import get
+from bridge.store.driver import Prepared
 from bridge.store.schema import OPEN_DELIVERIES, cases, deliveries
 from bridge.xmlutil import text, to_text
 
@@ -523,6 +524,21 @@ def poll_portal(rt: Runtime) -> int:
 # -- the center: cases accepted at a window -----------------------------------------
 
 
+#: a window case the store knows by its number: its id and state
+_CASE_BY_NUMBER = Prepared(
+    select(cases.c.id, cases.c.state).where(
+        cases.c.case_number == bindparam("b_number")
+    )
+)
+
+
+class CaseRow(NamedTuple):
+    """A case's id and state, as the store holds them."""
+
+    id: int
+    state: str
+
+
 def handle_window_case(
     rt: Runtime,
     conn: Connection,
@@ -533,9 +549,8 @@ def handle_window_case(
     """Route a window case of ``bureau`` (the primary by default) to its OA;
     recognise the bridge's own cases (echoes) and other bureaus' cases."""
     served = rt.bureau(bureau)
-    known = conn.execute(
-        select(cases.c.id, cases.c.state).where(cases.c.case_number == key)
-    ).first()
+    found = _CASE_BY_NUMBER.rows(conn, {"b_number": key})
+    known = CaseRow(*found[0]) if found else None
     if known is not None and text(record, "BJJGDM") == "1":
         return withdrawn_at_center(rt, conn, served, known, key)
     if text(record, "WSSBLSH") or text(record, "TJFS") == "1":
@@ -837,18 +852,20 @@ def _reschedule(
     }
     if swept is not None:
         values["b_swept"] = swept
-    conn.execute(_next_sweep(closed, swept is not None), values)
+    _next_sweep(closed, swept is not None).execute(conn, values)
 
 
 @functools.lru_cache(maxsize=4)
-def _next_sweep(closed: bool, swept: bool) -> Any:
+def _next_sweep(closed: bool, swept: bool) -> Prepared:
     """The statement that sets a flow's next sweep, per kind (built once)."""
     values: dict[str, Any] = {"next_sweep_at": bindparam("b_next")}
     if swept:
         values["swept_digest"] = bindparam("b_swept")
     if closed:
         values.update(flow_open=False, state="completed")
-    return update(cases).where(cases.c.id == bindparam("b_id")).values(**values)
+    return Prepared(
+        update(cases).where(cases.c.id == bindparam("b_id")).values(**values)
+    )
 
 
 #: per flow document: (target, operation, online cases only), in the order a
