@@ -63,23 +63,32 @@ class Bench:
         return templates
 
     def floor(
-        self, templates: Templates, sample: int, delay: float, backlog: int
-    ) -> FloorRun:
+        self,
+        templates: Templates,
+        sample: int,
+        delay: float,
+        backlog: int,
+        reference: bool = False,
+    ) -> tuple[FloorRun, FloorRun | None]:
         """Replay ``sample`` cases against simulators holding the ``backlog``
         the bridge run faces: a listing of a long backlog costs its server
-        more than one of a short one."""
+        more than one of a short one. With ``reference``, another ``sample``
+        cases are replayed over requests as well."""
         folder, sims_context = self.fresh("floor")
         with sims_context as sims:
             sims.pace(OA_STEP_SECONDS)
             sims.latency(delay)
-            filings, numbers = sims.file_bulk(*_halves(max(backlog, sample)))
+            filings, numbers = sims.file_bulk(*_halves(max(backlog, 2 * sample)))
             online, window = _halves(sample)
+            page_size = int(SETTINGS["poll"]["page_size"])
             keys = (filings[:online], numbers[:window])
-            floor = run_floor(
-                templates, sims.urls, keys, int(SETTINGS["poll"]["page_size"])
-            )
+            floor = run_floor(templates, sims.urls, keys, page_size)
+            other = None
+            if reference:
+                keys = (filings[online : 2 * online], numbers[window : 2 * window])
+                other = run_floor(templates, sims.urls, keys, page_size, "requests")
         self.done_with(folder)
-        return floor
+        return floor, other
 
     def backlog(
         self, templates: Templates, label: str, size: int, cap: float, delay: float
@@ -118,18 +127,21 @@ class Bench:
         sample: int,
         delay: float,
         label: str,
+        reference: bool = False,
     ) -> dict[str, Any]:
-        """``runs`` pairs of (floor, bridge) with their ratios, pair by pair."""
+        """``runs`` pairs of (floor, bridge) with their ratios, pair by pair;
+        with ``reference``, the ratio to the requests floor as well."""
         rows = []
         for index in range(runs):
-            floor = self.floor(templates, sample, delay, size)
+            floor, other = self.floor(templates, sample, delay, size, reference)
             bridge = self.backlog(templates, label, size, cap, delay)
-            rows.append(_pair_row(floor, bridge))
+            rows.append(_pair_row(floor, bridge, other))
             self.say(
                 f"{label} run {index + 1}/{runs}: floor {floor.rate:.1f}/s, "
                 f"bridge {bridge.rate:.1f}/s, ratio {rows[-1]['ratio']:.2f}"
+                + (f" (requests floor {other.rate:.1f}/s)" if other else "")
             )
-        return {
+        figures = {
             "backlog": size,
             "cap_seconds": cap,
             "floor_sample": sample,
@@ -139,6 +151,10 @@ class Bench:
             "bridge_rate": spread([r["bridge_rate"] for r in rows]),
             "ratio": spread([r["ratio"] for r in rows]),
         }
+        if reference:
+            figures["reference_rate"] = spread([r["reference_rate"] for r in rows])
+            figures["reference_ratio"] = spread([r["reference_ratio"] for r in rows])
+        return figures
 
     def memory(self, templates: Templates) -> dict[str, Any]:
         rows = []
@@ -202,8 +218,17 @@ def _progress(run: BacklogRun) -> dict[str, Any]:
     }
 
 
-def _pair_row(floor: FloorRun, bridge: BacklogRun) -> dict[str, Any]:
+def _pair_row(
+    floor: FloorRun, bridge: BacklogRun, reference: FloorRun | None = None
+) -> dict[str, Any]:
+    extra = {}
+    if reference is not None:
+        extra = {
+            "reference_rate": reference.rate,
+            "reference_ratio": bridge.rate / reference.rate if reference.rate else 0.0,
+        }
     return {
+        **extra,
         "floor_rate": floor.rate,
         "floor_requests": floor.requests,
         "floor_cases": floor.cases,
@@ -252,6 +277,7 @@ def _phases(bench: Bench, timed: Say, started: float) -> dict[str, Any]:
         plan.floor_sample,
         0.0,
         "throughput",
+        reference=True,
     )
     figures["delay"] = bench.pairs(
         templates,

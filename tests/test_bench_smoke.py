@@ -39,6 +39,9 @@ def test_smoke_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         run = figures[phase]["runs"][0]
         assert run["floor_rate"] > 0 and run["bridge_rate"] > 0, run
         assert run["ratio"] > 0 and run["peak_rss_mb"] > 0, run
+    reference = figures["throughput"]["runs"][0]
+    assert reference["reference_rate"] > 0 and reference["reference_ratio"] > 0
+    assert "reference_rate" not in figures["delay"]["runs"][0]
     assert figures["memory"]["runs"][0]["peak_rss_mb"] > 0
     for kind in ("paged", "sweep"):
         latency = figures["latency"][kind]
@@ -54,3 +57,4 @@ def test_smoke_benchmark_writes_positive_figures(tmp_path: Path) -> None:
     ):
         assert heading in text
     assert text.count("| met |") + text.count("| **not met** |") == 6
+    assert "| floor over requests | ratio to it |" in text
