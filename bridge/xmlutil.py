@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -67,17 +68,41 @@ def _select(element: etree._Element, path: str) -> Iterator[Any] | None:
     return found
 
 
+#: one step of a plain child path: an element name, in Clark notation or none
+_STEP = r"(?:\{[^{}]*\})?[^/{}\[\]()*@:.\s]+"
+_CHILD_PATH = re.compile(rf"{_STEP}(?:/{_STEP})*")
+_CHILD_STEP = re.compile(_STEP)
+
+
+@functools.lru_cache(maxsize=4096)
+def _child_steps(path: str) -> tuple[str, ...] | None:
+    """The names of a path made of child steps only (``a/b``, ``{ns}a``);
+    None for any other path (attributes, predicates, wildcards, ``.``)."""
+    if not _CHILD_PATH.fullmatch(path):
+        return None
+    return tuple(_CHILD_STEP.findall(path))
+
+
 def find_all(element: etree._Element, path: str) -> list[etree._Element]:
-    """``element.findall(path)`` (ElementPath, no namespace map), with the
-    path compiled once."""
-    found = _select(element, path)
-    return element.findall(path) if found is None else list(found)
+    """``element.findall(path)`` (ElementPath, no namespace map): a path of
+    child steps walks the children directly, any other is compiled once."""
+    steps = _child_steps(path)
+    if steps is not None:
+        found = list(element.iterchildren(steps[0]))
+        for name in steps[1:]:
+            found = [child for parent in found for child in parent.iterchildren(name)]
+        return found
+    selected = _select(element, path)
+    return element.findall(path) if selected is None else list(selected)
 
 
 def find_first(element: etree._Element, path: str) -> etree._Element | None:
-    """``element.find(path)``, with the path compiled once."""
-    found = _select(element, path)
-    return element.find(path) if found is None else next(found, None)
+    """``element.find(path)``, the same way as ``find_all``."""
+    steps = _child_steps(path)
+    if steps is not None and len(steps) == 1:
+        return next(element.iterchildren(steps[0]), None)
+    selected = _select(element, path)
+    return element.find(path) if selected is None else next(selected, None)
 
 
 def text(element: etree._Element | None, path: str, default: str = "") -> str:

@@ -242,9 +242,12 @@ def _reorder(
         return
     last = len(order)
     children = list(element)
-    children.sort(key=lambda child: order.get(child.tag, (last, None))[0])
+    ranks = [order.get(child.tag, (last, None))[0] for child in children]
+    if any(later < earlier for earlier, later in zip(ranks, ranks[1:])):
+        ranked = sorted(zip(ranks, range(len(children))))  # stable: ties by place
+        for _rank, index in ranked:
+            element.append(children[index])
     for child in children:
-        element.append(child)
         found = order.get(child.tag)
         if found is not None:
             _reorder(child, found[1], orders)

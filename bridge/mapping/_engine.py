@@ -504,10 +504,7 @@ def _matching_child(
 def _without_namespaces(native: etree._Element) -> etree._Element:
     """``native`` with every tag reduced to its local name: a copy, unless no
     tag has a namespace (then ``native`` itself, which is only read)."""
-    if not any(
-        isinstance(element.tag, str) and element.tag.startswith("{")
-        for element in native.iter()
-    ):
+    if not any(element.tag[0] == "{" for element in native.iter(etree.Element)):
         return native
     plain = copy.deepcopy(native)
     for element in plain.iter():

@@ -8,6 +8,7 @@ new function here, with its tests.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,13 @@ DATE_FORMATS: dict[str, str] = {
     "yyyy-MM-dd": "%Y-%m-%d",
     "yyyyMMdd": "%Y%m%d",
 }
+
+#: the commonest native format, read without strptime when the text has exactly
+#: its shape (two digits everywhere; strptime reads the rest, one-digit forms too)
+_PLAIN_FORMAT = "yyyy-MM-dd HH:mm:ss"
+_PLAIN = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})"
+)
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULL_WIDTH[0x3000] = 0x20
@@ -40,12 +48,21 @@ def to_zoned(text: str, formats: list[str], zone: str) -> str:
     """
     for name in formats:
         try:
-            naive = datetime.strptime(text, DATE_FORMATS[name])
+            naive = _read_time(text, name)
         except ValueError:
             continue
         zoned = naive.replace(microsecond=0, tzinfo=ZoneInfo(zone))
         return zoned.isoformat(timespec="seconds")
     raise ValueError(f"{text!r} fits none of the formats {', '.join(formats)}")
+
+
+def _read_time(text: str, name: str) -> datetime:
+    if name == _PLAIN_FORMAT:
+        plain = _PLAIN.fullmatch(text)
+        if plain is not None:
+            year, month, day, hour, minute, second = map(int, plain.groups())
+            return datetime(year, month, day, hour, minute, second)
+    return datetime.strptime(text, DATE_FORMATS[name])
 
 
 def from_zoned(text: str, format_name: str, zone: str) -> str:
