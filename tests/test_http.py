@@ -9,9 +9,11 @@ every way of breaking a connection can be played exactly.
 from __future__ import annotations
 
 import gzip
+import random
 import socket
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,12 +21,20 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bridge.adapters.http import BrokenAnswer, ConnectionPool
+from bridge.adapters.http import ConnectionPool, MalformedAnswer, Origin
 from bridge.adapters.transport import make_transport
-from bridge.errors import TimeoutError_, UnavailableError
+from bridge.errors import (
+    ProtocolError,
+    SecurityError,
+    TimeoutError_,
+    UnavailableError,
+)
 
-#: what the server does with one request: (raw answer, close the connection after)
-Script = Callable[[int, bytes], tuple[bytes, bool]]
+#: what the server does with request n: (the raw answer, or its parts sent with
+#: a pause between them; close the connection after)
+Script = Callable[[int, bytes], tuple[bytes | list[bytes], bool]]
+#: the pause between the parts of an answer given as parts
+PAUSE = 0.05
 
 
 @dataclass
@@ -34,13 +44,15 @@ class Scripted:
     connections: int = 0
 
 
-def _read_request(reader: socket.SocketIO | object) -> bytes | None:
+def _read_request(reader: socket.SocketIO | object, body: bool) -> bytes | None:
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         byte = reader.read(1)  # type: ignore[attr-defined]
         if not byte:
             return None
         head += byte
+    if not body:
+        return head
     length = 0
     for line in head.split(b"\r\n"):
         name, _, value = line.partition(b":")
@@ -51,7 +63,7 @@ def _read_request(reader: socket.SocketIO | object) -> bytes | None:
 
 
 @contextmanager
-def scripted_server(script: Script) -> Iterator[Scripted]:
+def scripted_server(script: Script, read_body: bool = True) -> Iterator[Scripted]:
     listener = socket.create_server(("127.0.0.1", 0))
     state = Scripted(url=f"http://127.0.0.1:{listener.getsockname()[1]}/soap")
 
@@ -59,13 +71,20 @@ def scripted_server(script: Script) -> Iterator[Scripted]:
         reader = conn.makefile("rb")
         with conn:
             while True:
-                request = _read_request(reader)
+                request = _read_request(reader, read_body)
                 if request is None:
                     return
                 state.requests.append(request)
                 answer, close = script(len(state.requests), request)
-                if answer:
-                    conn.sendall(answer)
+                for index, part in enumerate(
+                    answer if isinstance(answer, list) else [answer]
+                ):
+                    if index:
+                        time.sleep(PAUSE)
+                    try:
+                        conn.sendall(part)
+                    except OSError:
+                        return
                 if close:
                     conn.shutdown(socket.SHUT_RDWR)
                     return
@@ -229,7 +248,7 @@ def test_silent_counterpart_is_a_timeout() -> None:
 )
 def test_answers_that_are_not_http_are_refused(answer: bytes) -> None:
     with scripted_server(lambda _n, _req: (answer, True)) as server:
-        with pytest.raises(BrokenAnswer):
+        with pytest.raises(MalformedAnswer):
             call(ConnectionPool(1, 1.0, 2.0), server.url)
 
 
@@ -237,3 +256,181 @@ def test_interim_answers_are_skipped() -> None:
     answer = b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final")
     with scripted_server(lambda _n, _req: (answer, False)) as server:
         assert call(ConnectionPool(1, 1.0, 2.0), server.url) == b"final"
+
+
+def test_bytes_sent_out_of_turn_end_the_connection() -> None:
+    """An answer followed by more bytes than it announced: the next call must
+    not take those bytes for its answer; it goes out on a new connection."""
+    script: Script = lambda n, _req: (
+        ok(b"1") + ok(b"stale") if n == 1 else ok(b"%d" % n),
+        False,
+    )
+    with scripted_server(script) as server:
+        pool = ConnectionPool(2, 1.0, 2.0)
+        answers = [call(pool, server.url) for _ in range(3)]
+
+    assert answers == [b"1", b"2", b"3"]
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 40\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab",
+    ],
+)
+def test_ambiguous_framing_is_refused(head: bytes) -> None:
+    with scripted_server(lambda _n, _req: (head, True)) as server:
+        with pytest.raises(MalformedAnswer):
+            call(ConnectionPool(1, 1.0, 2.0), server.url)
+
+
+def test_length_and_chunks_together_close_the_connection_after() -> None:
+    both = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    )
+    with scripted_server(lambda _n, _req: (both, False)) as server:
+        pool = ConnectionPool(2, 1.0, 2.0)
+        body = call(pool, server.url)
+        idle = pool.idle(server.url)
+
+    assert (body, idle) == (b"ok", 0)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        # headers trickled one byte at a time
+        [b"HTTP/1.1 200 OK\r\nX-Slow: "] + [b"x"] * 60,
+        # interim answers without end
+        [b"HTTP/1.1 100 Continue\r\n\r\n"] * 60,
+        # trailers without end
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"]
+        + [b"X-T: 1\r\n"] * 60,
+    ],
+    ids=["headers", "interim", "trailers"],
+)
+def test_the_deadline_bounds_every_part_of_an_answer(parts: list[bytes]) -> None:
+    """Each byte comes well within the read timeout, but the call ends at its
+    deadline, whatever part of the answer is trickling."""
+    with scripted_server(lambda _n, _req: (parts, True)) as server:
+        transport = make_transport("center", timeout=1.0, deadline=0.6)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError_) as raised:
+            transport.post(server.url, b"x", {})
+        spent = time.monotonic() - started
+
+    assert raised.value.message == "answer not complete within 0.6 s"
+    assert spent < 1.5
+
+
+def test_a_compressed_bomb_stops_at_the_size_cap_unpacked() -> None:
+    """50 MB of zeros in 50 KB of gzip: the cap of 100 KB is hit after at most
+    one read's worth is unpacked, not after the whole."""
+    bomb = ok(gzip.compress(bytes(50_000_000), 1), "Content-Encoding: gzip")
+    with scripted_server(lambda _n, _req: (bomb, True)) as server:
+        transport = make_transport("center", timeout=2.0, max_bytes=100_000)
+        tracemalloc.start()
+        try:
+            with pytest.raises(SecurityError):
+                transport.post(server.url, b"x", {})
+            _now, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert peak < 5_000_000
+
+
+def test_compressed_stream_that_stays_empty_counts_against_the_cap() -> None:
+    """Empty deflate blocks unpack to nothing: the bytes on the wire count."""
+    empty_blocks = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + (
+        b"\x00\x00\x00\xff\xff" * 40_000
+    )
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + empty_blocks
+    with scripted_server(lambda _n, _req: (answer, True)) as server:
+        transport = make_transport("center", timeout=2.0, max_bytes=100_000)
+        with pytest.raises(SecurityError):
+            transport.post(server.url, b"x", {})
+
+
+def test_raw_deflate_is_recognised_when_its_first_byte_comes_alone() -> None:
+    packed = zlib.compress(b"split " * 100)[2:-4]
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\n"
+    parts = [head + packed[:1], packed[1:]]
+    with scripted_server(lambda _n, _req: (parts, True)) as server:
+        assert call(ConnectionPool(1, 1.0, 2.0), server.url) == b"split " * 100
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        gzip.compress(random.Random(1).randbytes(2000))[:-30],
+        b"\x1f\x8bnot gzip at all",
+    ],
+    ids=["cut", "broken"],
+)
+def test_broken_compressed_answer_is_a_protocol_error(body: bytes) -> None:
+    answer = ok(body, "Content-Encoding: gzip")
+    with scripted_server(lambda _n, _req: (answer, True)) as server:
+        transport = make_transport("center", timeout=2.0)
+        with pytest.raises(ProtocolError) as raised:
+            transport.post(server.url, b"x", {})
+
+    assert raised.value.message == "answer is not well-formed HTTP"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n",
+        b"HTTP/1.1 202 Accepted",
+    ],
+)
+def test_answer_cut_inside_its_head_is_unavailable(answer: bytes) -> None:
+    with scripted_server(lambda _n, _req: (answer, True)) as server:
+        transport = make_transport("center", timeout=2.0)
+        with pytest.raises(UnavailableError):
+            transport.post(server.url, b"x", {})
+
+
+def test_an_answer_before_the_request_is_read_is_the_outcome() -> None:
+    """A counterpart that refuses a large request after its head and closes:
+    its 413 is the answer, not a broken connection to retry."""
+    refusal = (b"HTTP/1.1 413 Too Large\r\nConnection: close\r\n"
+               b"Content-Length: 8\r\n\r\ntoo long")
+    with scripted_server(lambda _n, _req: (refusal, True), read_body=False) as server:
+        transport = make_transport("center", timeout=2.0)
+        with pytest.raises(ProtocolError) as raised:
+            transport.post(server.url, bytes(8_000_000), {})
+
+    assert raised.value.http_status == 413
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("http://127.0.0.1:99999/x", {}),
+        ("ftp://127.0.0.1/x", {}),
+        ("http:///x", {}),
+        ("http://127.0.0.1:{port}/x", {"SOAPAction": "a\r\nX-Injected: yes"}),
+        ("http://127.0.0.1:{port}/x", {"SOAPAction": "受理"}),
+    ],
+)
+def test_requests_that_cannot_be_sent_are_permanent_and_not_sent(
+    url: str, headers: dict[str, str]
+) -> None:
+    with scripted_server(lambda _n, _req: (ok(b"1"), False)) as server:
+        port = server.url.split(":")[2].split("/")[0]
+        transport = make_transport("center", timeout=2.0)
+        with pytest.raises(ProtocolError):
+            transport.post(url.format(port=port), b"x", headers)
+
+    assert server.connections == 0
+
+
+def test_port_zero_is_kept() -> None:
+    assert Origin.of("http://127.0.0.1:0/x")[0].port == 0

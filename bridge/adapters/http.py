@@ -2,16 +2,18 @@
 origin, and nothing ever sent twice.
 
 The transport (bridge/adapters/transport.py) sends every call through a
-``ConnectionPool``; it reads the answer's body itself, so that it can apply
-the call's deadline and size cap as the body arrives. This module only knows
-HTTP: how a request is framed, how an answer's status, headers and body are
-read (by length, in chunks or up to the close; gzip or deflate decoded), and
-when a connection may carry another call.
+``ConnectionPool``. This module only knows HTTP: how a request is framed, how
+an answer's status, headers and body are read (by length, in chunks or up to
+the close; gzip or deflate decoded), and when a connection may carry another
+call. Every read from the socket waits at most the read timeout and never
+past the call's deadline, and no answer grows past the call's size cap,
+compressed or decoded.
 
 A request is written once. A connection kept idle is checked before it is
-reused (a counterpart that closed it shows it as readable), but a connection
-that breaks after the request went out is an error for the caller, never a
-silent second attempt: a write at a legacy target must not happen twice.
+reused (a counterpart that closed it, or sent bytes out of turn, shows it as
+readable), but a connection that breaks after the request went out is an
+error for the caller, never a silent second attempt: a write at a legacy
+target must not happen twice.
 """
 
 from __future__ import annotations
@@ -21,24 +23,33 @@ import select
 import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from urllib3 import HTTPHeaderDict
 
-#: the longest status or header line read, and the most header lines
+#: the longest status or header line read, and the most header (or trailer) lines
 MAX_LINE = 65536
 MAX_HEADERS = 100
+#: interim (1xx) answers skipped before the final one, at most
+MAX_INTERIM = 20
 #: a request body up to this size goes out in the same packet as its head
 _JOINED_BODY = 65536
 #: origins a pool keeps idle connections for (a counterpart and its redirects)
 MAX_ORIGINS = 4
+_RECV_SIZE = 65536
 
 
 class HttpError(Exception):
-    """A call that got no complete HTTP answer."""
+    """A call that got no complete, well-formed HTTP answer."""
+
+
+class BadRequest(HttpError):
+    """The request cannot be sent as given (address, header value)."""
 
 
 class ConnectError(HttpError):
@@ -53,8 +64,28 @@ class ReadTimeout(HttpError):
     """The counterpart went silent for longer than the read timeout."""
 
 
+class DeadlineExceeded(HttpError):
+    """The answer was not complete by the call's deadline."""
+
+
+class TooLarge(HttpError):
+    """The answer grew past the call's size cap."""
+
+
 class BrokenAnswer(HttpError):
-    """The connection closed or broke, or the answer is not HTTP."""
+    """The connection closed or broke before the answer was complete."""
+
+
+class MalformedAnswer(HttpError):
+    """What came back is not well-formed HTTP (or its compression is broken)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call may take: a monotonic deadline and a size cap in bytes."""
+
+    deadline: float | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +113,20 @@ def _origin_and_target(url: str) -> tuple[Origin, str]:
     parts = urlsplit(url)
     scheme = (parts.scheme or "http").lower()
     if scheme not in ("http", "https"):
-        raise ConnectError(f"unsupported scheme {scheme!r} in {url}")
+        raise BadRequest(f"unsupported scheme {scheme!r} in {url}")
     if not parts.hostname:
-        raise ConnectError(f"no host in {url}")
-    port = parts.port or (443 if scheme == "https" else 80)
+        raise BadRequest(f"no host in {url}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise BadRequest(f"bad port in {url}: {exc}") from None
+    if port is None:
+        port = 443 if scheme == "https" else 80
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
+    if any(char in target for char in "\r\n "):
+        raise BadRequest(f"a space or line break in the path of {url!r}")
     return Origin(scheme, parts.hostname, port), target
 
 
@@ -103,15 +141,15 @@ class Connection:
         tls: ssl.SSLContext | None,
     ) -> None:
         self.origin = origin
+        self.read_timeout = read_timeout
+        self.limits = Limits()
+        self._buffer = bytearray()
         try:
             sock = socket.create_connection(
                 (origin.host, origin.port), timeout=connect_timeout
             )
         except TimeoutError as exc:
-            raise ConnectTimeout(
-                f"no connection to {origin.host}:{origin.port} within "
-                f"{connect_timeout:g} s"
-            ) from exc
+            raise ConnectTimeout(_no_connection(origin, connect_timeout)) from exc
         except OSError as exc:
             raise ConnectError(
                 f"cannot connect to {origin.host}:{origin.port}: {exc}"
@@ -120,24 +158,23 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if tls is not None:
                 sock = tls.wrap_socket(sock, server_hostname=origin.host)
-            sock.settimeout(read_timeout)
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeout(_no_connection(origin, connect_timeout)) from exc
         except OSError as exc:
             sock.close()
             raise ConnectError(
                 f"cannot connect to {origin.host}:{origin.port}: {exc}"
             ) from exc
         self.sock = sock
-        self.reader = sock.makefile("rb")
 
     def send(
-        self,
-        method: str,
-        target: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
+        self, method: str, head: bytes, body: bytes | None, limits: Limits
     ) -> Answer:
-        """Write the request once; the answer with its body still unread."""
-        head = self._head(method, target, headers, body)
+        """Write the request (``head``, then ``body``) once; the answer with
+        its body still unread."""
+        self.limits = limits
+        self.sock.settimeout(self._timeout())
         try:
             if body and len(body) > _JOINED_BODY:
                 self.sock.sendall(head)
@@ -147,12 +184,19 @@ class Connection:
         except TimeoutError as exc:
             raise ReadTimeout("request not taken in time") from exc
         except OSError as exc:
-            raise BrokenAnswer(f"connection broke while sending: {exc}") from exc
+            # a counterpart may answer (413, a fault) and close before it has
+            # read the whole request: that answer is the call's outcome
+            early = self._early_answer(method)
+            if early is None:
+                raise BrokenAnswer(f"connection broke while sending: {exc}") from exc
+            return early
         return self._answer(method)
 
     def dropped(self) -> bool:
-        """Whether an idle connection was closed (or spoke out of turn) since
+        """Whether an idle connection was closed, or spoke out of turn, since
         its last answer: then it must not carry another call."""
+        if self._buffer:
+            return True
         try:
             poller = select.poll()
             poller.register(self.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
@@ -161,81 +205,146 @@ class Connection:
             return True
 
     def close(self) -> None:
-        try:
-            self.reader.close()
-        finally:
-            self.sock.close()
+        self.sock.close()
 
-    def _head(
-        self,
-        method: str,
-        target: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-    ) -> bytes:
-        lines = [f"{method} {target} HTTP/1.1"]
-        given = {name.lower() for name in headers}
-        if "host" not in given:
-            lines.append(f"Host: {self.origin.host_header}")
-        for name, value in headers.items():
-            if name.lower() != "content-length":
-                lines.append(f"{name}: {value}")
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body or b'')}")
-        lines.append("\r\n")
-        try:
-            return "\r\n".join(lines).encode("latin-1")
-        except UnicodeEncodeError as exc:
-            raise BrokenAnswer(f"a request header is not Latin-1: {exc}") from exc
+    # -- reading, every wait bounded by the read timeout and the deadline --------
 
-    def _answer(self, method: str) -> Answer:
+    def read1(self, size: int) -> bytes:
+        """Up to ``size`` bytes, b"" once the counterpart closed."""
+        if not self._buffer and not self._fill():
+            return b""
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def line(self) -> bytes:
+        """The next line with its end; without one when the connection closed."""
+        while True:
+            end = self._buffer.find(b"\n", 0, MAX_LINE + 1)
+            if end >= 0:
+                found = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                return found
+            if len(self._buffer) > MAX_LINE:
+                raise MalformedAnswer("answer line longer than 64 KiB")
+            if not self._fill():
+                found = bytes(self._buffer)
+                self._buffer.clear()
+                return found
+
+    def _fill(self) -> bool:
+        """Read what the socket has; False when it is closed."""
+        timeout = self._timeout()
+        self.sock.settimeout(timeout)
         try:
-            while True:
-                status, version = self._status_line()
-                headers = self._headers()
-                if not 100 <= status < 200:
-                    break
+            data = self.sock.recv(_RECV_SIZE)
         except TimeoutError as exc:
+            if timeout < self.read_timeout:
+                raise DeadlineExceeded("answer not complete by the deadline") from exc
             raise ReadTimeout("no answer in time") from exc
         except OSError as exc:
-            raise BrokenAnswer(f"connection broke before the answer: {exc}") from exc
-        return Answer(self, status, version, headers, method)
+            raise BrokenAnswer(f"connection broke: {exc}") from exc
+        self._buffer += data
+        return bool(data)
 
-    def _line(self) -> bytes:
-        line = self.reader.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise BrokenAnswer("answer line longer than 64 KiB")
-        return line
+    def _timeout(self) -> float:
+        deadline = self.limits.deadline
+        if deadline is None:
+            return self.read_timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("answer not complete by the deadline")
+        return min(self.read_timeout, left)
+
+    def _answer(self, method: str) -> Answer:
+        for _ in range(MAX_INTERIM + 1):
+            status, version = self._status_line()
+            headers = self._headers()
+            if not 100 <= status < 200:
+                return Answer(self, status, version, headers, method)
+        raise MalformedAnswer(f"more than {MAX_INTERIM} interim answers")
+
+    def _early_answer(self, method: str) -> Answer | None:
+        try:
+            answer = self._answer(method)
+        except HttpError:
+            return None
+        answer.reusable = False  # the rest of the request was never sent
+        return answer
 
     def _status_line(self) -> tuple[int, str]:
-        line = self._line()
-        if not line:
+        found = self.line()
+        if not found:
             raise BrokenAnswer("connection closed before an answer")
-        parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-            raise BrokenAnswer(f"not an HTTP status line: {line[:80]!r}")
+        if not found.endswith(b"\n"):
+            raise BrokenAnswer("connection closed inside the status line")
+        parts = found.split(None, 2)
+        if (
+            len(parts) < 2
+            or not parts[0].startswith(b"HTTP/")
+            or len(parts[1]) != 3
+            or not parts[1].isdigit()
+        ):
+            raise MalformedAnswer(f"not an HTTP status line: {found[:80]!r}")
         return int(parts[1]), parts[0].decode("ascii", "replace")
 
     def _headers(self) -> HTTPHeaderDict:
+        headers = HTTPHeaderDict()
+        for name, value in self.fields():
+            headers.add(name, value)
+        return headers
+
+    def fields(self) -> list[tuple[str, str]]:
+        """Header (or trailer) lines up to the blank line that ends them."""
         pairs: list[tuple[str, str]] = []
         for _ in range(MAX_HEADERS + 1):
-            line = self._line()
-            if line in (b"\r\n", b"\n", b""):
-                headers = HTTPHeaderDict()
-                for name, value in pairs:
-                    headers.add(name, value)
-                return headers
-            text = line.decode("latin-1").rstrip("\r\n")
+            found = self.line()
+            if found in (b"\r\n", b"\n"):
+                return pairs
+            if not found.endswith(b"\n"):
+                raise BrokenAnswer("connection closed inside the answer's headers")
+            text = found.decode("latin-1").rstrip("\r\n")
             if text[:1] in (" ", "\t") and pairs:
                 # an obsolete folded line continues the header before it
                 name, value = pairs[-1]
                 pairs[-1] = (name, f"{value} {text.strip()}")
                 continue
             name, colon, value = text.partition(":")
-            if not colon:
-                raise BrokenAnswer(f"not a header line: {text[:80]!r}")
+            if not colon or not name.strip():
+                raise MalformedAnswer(f"not a header line: {text[:80]!r}")
             pairs.append((name.strip(), value.strip()))
-        raise BrokenAnswer(f"more than {MAX_HEADERS} header lines")
+        raise MalformedAnswer(f"more than {MAX_HEADERS} header lines")
+
+
+def _no_connection(origin: Origin, seconds: float) -> str:
+    return f"no connection to {origin.host}:{origin.port} within {seconds:g} s"
+
+
+def _request_head(
+    origin: Origin,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1"]
+    given = {name.lower() for name in headers}
+    if "host" not in given:
+        lines.append(f"Host: {origin.host_header}")
+    for name, value in headers.items():
+        if name.lower() in ("content-length", "transfer-encoding"):
+            continue
+        text = f"{name}: {value}"
+        if any(char in text for char in "\r\n\0") or not name.strip():
+            raise BadRequest(f"header {name!r} holds a line break or is empty")
+        lines.append(text)
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"a request header is not Latin-1: {exc}") from exc
 
 
 class Answer:
@@ -255,46 +364,66 @@ class Answer:
         self.headers = headers
         self._connection: Connection | None = connection
         self._pool: ConnectionPool | None = None
+        self._cap = connection.limits.max_bytes
+        self._taken = 0  # body bytes read off the wire, compressed or not
         self._complete = False
         self._chunked = False
-        self._left: int | None = None  # body bytes still to read, when known
-        self._decoder = _decoder(headers.get("Content-Encoding", ""))
+        self._left: int | None = None  # bytes still to read (of the chunk)
+        self._decoder = _Decoder.of(headers.get("Content-Encoding", ""))
         connection_header = headers.get("Connection", "").lower()
-        self._reusable = (
+        self.reusable = (
             "close" not in connection_header
             if version == "HTTP/1.1"
             else "keep-alive" in connection_header
         )
+        lengths = {
+            length.strip()
+            for value in headers.getlist("Content-Length")
+            for length in value.split(",")
+        }
         if method == "HEAD" or status in (204, 304):
             self._left = 0
-        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+            if lengths - {"0"} or "Transfer-Encoding" in headers:
+                self.reusable = False  # a body where none may be: do not trust it
+        elif "Transfer-Encoding" in headers:
+            if headers["Transfer-Encoding"].lower().rsplit(",", 1)[-1].strip() != (
+                "chunked"
+            ):
+                raise MalformedAnswer("a transfer coding other than chunked")
             self._chunked = True
-        elif "Content-Length" in headers:
-            try:
-                self._left = int(headers["Content-Length"].split(",")[0])
-            except ValueError:
-                raise BrokenAnswer("Content-Length is not a number") from None
-            if self._left < 0:
-                raise BrokenAnswer("Content-Length is negative")
+            if lengths:
+                self.reusable = False  # both framings: close after it
+        elif lengths:
+            if len(lengths) > 1:
+                raise MalformedAnswer("conflicting Content-Length values")
+            length = lengths.pop()
+            if not length.isdigit():
+                raise MalformedAnswer(f"Content-Length is not a number: {length!r}")
+            self._left = int(length)
         else:
-            self._reusable = False  # the body runs to the close
+            self.reusable = False  # the body runs to the close
         if self._left == 0:
             self._complete = True
 
     def read1(self, size: int = 65536) -> bytes:
         """The next part of the body (decoded), b"" at its end."""
         while True:
-            raw = self._raw(size)
-            if self._decoder is None:
-                return raw
-            if raw:
-                decoded = self._decoder.decompress(raw)
+            decoder = self._decoder
+            if decoder is None:
+                return self._raw(size)
+            if decoder.pending:
+                decoded = decoder.more(size)
                 if decoded:
                     return decoded
                 continue
-            rest = self._decoder.flush()
+            raw = self._raw(size)
+            if raw:
+                decoded = decoder.feed(raw, size)
+                if decoded:
+                    return decoded
+                continue
             self._decoder = None
-            return rest
+            return decoder.finish()
 
     def release(self) -> None:
         """Give the connection back to its pool when the answer was read to
@@ -302,78 +431,122 @@ class Answer:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if self._complete and self._reusable and self._pool is not None:
+        connection.limits = Limits()
+        if self._complete and self.reusable and self._pool is not None:
             self._pool.put(connection)
         else:
             connection.close()
 
     def _raw(self, size: int) -> bytes:
-        if self._complete or self._connection is None:
+        connection = self._connection
+        if self._complete or connection is None:
             return b""
         if self._chunked:
-            return self._chunk(self._connection, size)
-        wanted = size if self._left is None else min(size, self._left)
-        data = self._connection.reader.read1(wanted)
-        if not data:
+            data = self._chunk(connection, size)
+        else:
+            wanted = size if self._left is None else min(size, self._left)
+            data = connection.read1(wanted)
+            if not data:
+                if self._left is not None:
+                    raise BrokenAnswer(
+                        f"answer cut off with {self._left} bytes to come"
+                    )
+                self._complete = True
+                return b""
             if self._left is not None:
-                raise BrokenAnswer(f"answer cut off with {self._left} bytes to come")
-            self._complete = True
-            return b""
-        if self._left is not None:
-            self._left -= len(data)
-            self._complete = self._left == 0
+                self._left -= len(data)
+                self._complete = self._left == 0
+        self._taken += len(data)
+        if self._cap is not None and self._taken > self._cap:
+            raise TooLarge(f"answer larger than {self._cap} bytes")
         return data
 
     def _chunk(self, connection: Connection, size: int) -> bytes:
         if not self._left:
-            line = connection._line()
-            if not line:
+            found = connection.line()
+            if not found.endswith(b"\n"):
                 raise BrokenAnswer("answer cut off inside its chunks")
+            digits = found.split(b";", 1)[0].strip()
             try:
-                self._left = int(line.split(b";", 1)[0].strip(), 16)
+                self._left = int(digits, 16)
             except ValueError:
-                raise BrokenAnswer(f"not a chunk size: {line[:40]!r}") from None
+                raise MalformedAnswer(f"not a chunk size: {found[:40]!r}") from None
+            if self._left < 0:
+                raise MalformedAnswer(f"not a chunk size: {found[:40]!r}")
             if self._left == 0:
-                while connection._line() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers are not used
+                connection.fields()  # the trailers, which are not used
                 self._complete = True
                 return b""
-        data = connection.reader.read1(min(size, self._left))
+        data = connection.read1(min(size, self._left))
         if not data:
             raise BrokenAnswer("answer cut off inside a chunk")
         self._left -= len(data)
-        if self._left == 0:
-            connection._line()  # the CRLF after the chunk
+        if self._left == 0 and connection.line() not in (b"\r\n", b"\n"):
+            raise MalformedAnswer("a chunk is not followed by a line end")
         return data
 
 
-def _decoder(encoding: str) -> zlib._Decompress | None:
-    coding = encoding.strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        return _Deflate()  # type: ignore[return-value]
-    return None
+class _Decoder:
+    """gzip or deflate (zlib-wrapped, or raw as some servers send it), decoded
+    at most ``size`` bytes at a time, so a small answer cannot unpack into a
+    huge one before the size cap sees it."""
 
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._inner: Any = None
+        self._head = b""
 
-class _Deflate:
-    """'deflate' as servers send it: zlib-wrapped, or (wrongly) raw."""
+    @classmethod
+    def of(cls, encoding: str) -> _Decoder | None:
+        coding = encoding.strip().lower()
+        if coding in ("gzip", "x-gzip"):
+            return cls("gzip")
+        if coding == "deflate":
+            return cls("deflate")
+        return None
 
-    def __init__(self) -> None:
-        self._inner = zlib.decompressobj()
-        self._first = True
+    @property
+    def pending(self) -> bool:
+        return bool(self._inner is not None and self._inner.unconsumed_tail)
 
-    def decompress(self, data: bytes) -> bytes:
-        if self._first:
-            self._first = False
-            try:
-                return self._inner.decompress(data)
-            except zlib.error:
-                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._inner.decompress(data)
+    def feed(self, data: bytes, size: int) -> bytes:
+        if self._inner is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, b""
+            self._inner = self._start(data)
+        return self._decompress(data, size)
 
-    def flush(self) -> bytes:
-        return self._inner.flush()
+    def more(self, size: int) -> bytes:
+        return self._decompress(self._inner.unconsumed_tail, size)
+
+    def finish(self) -> bytes:
+        if self._inner is None:
+            if self._head:
+                raise MalformedAnswer(f"{self.coding} answer cut off")
+            return b""
+        try:
+            rest: bytes = self._inner.flush()
+        except zlib.error as exc:
+            raise MalformedAnswer(f"broken {self.coding} answer: {exc}") from exc
+        if not self._inner.eof:
+            raise MalformedAnswer(f"{self.coding} answer cut off")
+        return rest
+
+    def _start(self, head: bytes) -> Any:
+        if self.coding == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # a zlib header: compression method 8, and the first two bytes a
+        # multiple of 31; anything else is a raw deflate stream
+        wrapped = head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
+        return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+
+    def _decompress(self, data: bytes, size: int) -> bytes:
+        try:
+            return bytes(self._inner.decompress(data, size))
+        except zlib.error as exc:
+            raise MalformedAnswer(f"broken {self.coding} answer: {exc}") from exc
 
 
 class ConnectionPool:
@@ -404,12 +577,14 @@ class ConnectionPool:
         url: str,
         headers: Mapping[str, str],
         body: bytes | None,
+        limits: Limits | None = None,
     ) -> Answer:
         """Send one request on a pooled connection; its answer, body unread."""
         origin, target = Origin.of(url)
+        head = _request_head(origin, method, target, headers, body)
         connection = self._take(origin)
         try:
-            answer = connection.send(method, target, headers, body)
+            answer = connection.send(method, head, body, limits or Limits())
         except BaseException:
             connection.close()
             raise

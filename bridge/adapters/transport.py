@@ -32,10 +32,15 @@ from bridge.adapters.decode import (
 )
 from bridge.adapters.http import (
     Answer,
+    BadRequest,
     ConnectionPool,
     ConnectTimeout,
+    DeadlineExceeded,
     HttpError,
+    Limits,
+    MalformedAnswer,
     ReadTimeout,
+    TooLarge,
 )
 from bridge.adapters.quirks import QuirkProfile
 from bridge.errors import (
@@ -164,8 +169,9 @@ class DeadlineTransport(zeep.Transport):
         started = time.monotonic()
         method, url, body = "POST", address, message
         sent = self._with_defaults(headers)
+        limits = Limits(deadline=started + self.deadline, max_bytes=self.max_bytes)
         for _ in range(MAX_REDIRECTS + 1):
-            raw = self._send(method, url, body, sent)
+            raw = self._send(method, url, body, sent, limits)
             content = self._read_body(raw, started)
             location = raw.headers.get("Location") if raw.status in _REDIRECTS else None
             if not location:
@@ -199,20 +205,16 @@ class DeadlineTransport(zeep.Transport):
         }
         return {**kept, **headers}
 
-    def _send(self, method: str, url: str, body: Any, headers: dict[str, str]) -> Answer:
+    def _send(
+        self, method: str, url: str, body: Any, headers: dict[str, str], limits: Limits
+    ) -> Answer:
         """Send one request; its answer with the body still unread."""
         if isinstance(body, str):
             body = body.encode("utf-8")
         try:
-            return self.pool.send(method, url, headers, body)
-        except (ConnectTimeout, ReadTimeout) as exc:
-            raise TimeoutError_(
-                "no answer in time", system=self.system, detail=str(exc)
-            ) from exc
+            return self.pool.send(method, url, headers, body, limits)
         except (HttpError, OSError, ValueError) as exc:
-            raise UnavailableError(
-                f"cannot reach {url}", system=self.system, detail=str(exc)
-            ) from exc
+            raise self._failure(exc, url, reading_body=False) from exc
 
     def _read_body(self, response: Answer, started: float) -> bytes:
         chunks: list[bytes] = []
@@ -229,12 +231,42 @@ class DeadlineTransport(zeep.Transport):
         except BridgeError:
             raise
         except Exception as exc:
-            raise TimeoutError_(
-                "answer interrupted", system=self.system, detail=str(exc)
+            raise self._failure(
+                exc, "", reading_body=True, status=response.status
             ) from exc
         finally:
             response.release()
         return b"".join(chunks)
+
+    def _failure(
+        self,
+        exc: BaseException,
+        url: str,
+        *,
+        reading_body: bool,
+        status: int | None = None,
+    ) -> BridgeError:
+        """The govbridge error for a call that got no complete HTTP answer."""
+        where: dict[str, Any] = {
+            "system": self.system,
+            "http_status": status,
+            "detail": str(exc),
+        }
+        if isinstance(exc, DeadlineExceeded):
+            return TimeoutError_(f"answer not complete within {self.deadline:g} s", **where)
+        if isinstance(exc, TooLarge):
+            return SecurityError(
+                f"answer larger than the cap of {self.max_bytes} bytes", **where
+            )
+        if isinstance(exc, BadRequest):
+            return ProtocolError("request cannot be sent as given", **where)
+        if isinstance(exc, MalformedAnswer):
+            return ProtocolError("answer is not well-formed HTTP", **where)
+        if reading_body:
+            return TimeoutError_("answer interrupted", **where)
+        if isinstance(exc, (ConnectTimeout, ReadTimeout)):
+            return TimeoutError_("no answer in time", **where)
+        return UnavailableError(f"cannot reach {url}", **where)
 
     def _check_size(self, size: int, status: int) -> None:
         if size > self.max_bytes:
