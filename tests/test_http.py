@@ -16,7 +16,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import pytest
@@ -86,7 +86,8 @@ def scripted_server(script: Script, read_body: bool = True) -> Iterator[Scripted
                     except OSError:
                         return
                 if close:
-                    conn.shutdown(socket.SHUT_RDWR)
+                    with suppress(OSError):
+                        conn.shutdown(socket.SHUT_RDWR)
                     return
 
     def accept() -> None:
@@ -278,7 +279,14 @@ def test_bytes_sent_out_of_turn_end_the_connection() -> None:
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nab",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2, 40\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\nab",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nab\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\nab\r\n",
+        b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n X-Folded: first\r\nContent-Length: 0\r\n\r\n",
     ],
 )
 def test_ambiguous_framing_is_refused(head: bytes) -> None:
@@ -414,6 +422,8 @@ def test_an_answer_before_the_request_is_read_is_the_outcome() -> None:
     ("url", "headers"),
     [
         ("http://127.0.0.1:99999/x", {}),
+        ("http://[::1/x", {}),
+        ("http://127.0.0.1:{port}/a\tb", {}),
         ("ftp://127.0.0.1/x", {}),
         ("http:///x", {}),
         ("http://127.0.0.1:{port}/x", {"SOAPAction": "a\r\nX-Injected: yes"}),
@@ -434,3 +444,83 @@ def test_requests_that_cannot_be_sent_are_permanent_and_not_sent(
 
 def test_port_zero_is_kept() -> None:
     assert Origin.of("http://127.0.0.1:0/x")[0].port == 0
+
+
+def test_gzip_members_one_after_another_are_all_decoded() -> None:
+    body = gzip.compress(b"<r><a>first</a>") + gzip.compress(b"<b>second</b></r>")
+    answer = ok(body, "Content-Encoding: gzip")
+    with scripted_server(lambda _n, _req: (answer, True)) as server:
+        assert call(ConnectionPool(1, 1.0, 2.0), server.url) == (
+            b"<r><a>first</a><b>second</b></r>"
+        )
+
+
+def test_bytes_outside_the_body_count_against_the_cap() -> None:
+    """Interim answers with long headers carry no body, but every byte
+    received counts: the call stops at the cap, not at the deadline."""
+    interim = b"HTTP/1.1 100 Continue\r\n" + b"X-Pad: " + b"p" * 60_000 + b"\r\n\r\n"
+    with scripted_server(lambda _n, _req: ([interim] * 20, True)) as server:
+        transport = make_transport("center", timeout=2.0, max_bytes=100_000)
+        with pytest.raises(SecurityError):
+            transport.post(server.url, b"x", {})
+
+
+def test_connecting_ends_at_the_deadline() -> None:
+    """A listener that never accepts, its queue full: the connect waits no
+    longer than the call's deadline."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.1)
+        transport = make_transport("center", timeout=10.0, deadline=0.5)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError_):
+            transport.post(f"http://127.0.0.1:{port}/x", b"x", {})
+        spent = time.monotonic() - started
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+    assert spent < 1.5
+
+
+def test_a_slow_upload_may_take_longer_than_the_read_timeout() -> None:
+    """Sending has the deadline, not the read timeout: a body whose first
+    half the counterpart takes in slowly (longer than the read timeout of
+    0.4 s) goes through."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    port = listener.getsockname()[1]
+    body = bytes(16_000_000)  # more than the kernel's buffers hold
+
+    def slow_reader() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            taken = 0
+            while taken < len(body):
+                data = conn.recv(65536)
+                if not data:
+                    return
+                taken += len(data)
+                if taken < len(body) // 2:
+                    time.sleep(0.005)
+            conn.sendall(ok(b"taken"))
+
+    thread = threading.Thread(target=slow_reader, daemon=True)
+    thread.start()
+    try:
+        transport = make_transport("center", timeout=0.4, deadline=10.0)
+        answer = transport.post(f"http://127.0.0.1:{port}/up", body, {})
+    finally:
+        listener.close()
+
+    assert answer.content == b"taken"

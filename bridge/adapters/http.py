@@ -19,6 +19,7 @@ target must not happen twice.
 from __future__ import annotations
 
 import functools
+import re
 import select
 import socket
 import ssl
@@ -41,7 +42,9 @@ MAX_INTERIM = 20
 _JOINED_BODY = 65536
 #: origins a pool keeps idle connections for (a counterpart and its redirects)
 MAX_ORIGINS = 4
-_RECV_SIZE = 65536
+_RECV_SIZE = 16384
+#: a chunk size: hexadecimal digits only, at most 16 of them
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class HttpError(Exception):
@@ -110,7 +113,12 @@ class Origin:
 
 @functools.lru_cache(maxsize=256)
 def _origin_and_target(url: str) -> tuple[Origin, str]:
-    parts = urlsplit(url)
+    if any(char <= " " or char == "\x7f" for char in url):
+        raise BadRequest(f"a space or control character in the address {url!r}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise BadRequest(f"not an address: {url!r}: {exc}") from None
     scheme = (parts.scheme or "http").lower()
     if scheme not in ("http", "https"):
         raise BadRequest(f"unsupported scheme {scheme!r} in {url}")
@@ -125,8 +133,6 @@ def _origin_and_target(url: str) -> tuple[Origin, str]:
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
-    if any(char in target for char in "\r\n "):
-        raise BadRequest(f"a space or line break in the path of {url!r}")
     return Origin(scheme, parts.hostname, port), target
 
 
@@ -144,12 +150,15 @@ class Connection:
         self.read_timeout = read_timeout
         self.limits = Limits()
         self._buffer = bytearray()
+        self._received = 0  # bytes of the current answer, head included
         try:
             sock = socket.create_connection(
                 (origin.host, origin.port), timeout=connect_timeout
             )
         except TimeoutError as exc:
             raise ConnectTimeout(_no_connection(origin, connect_timeout)) from exc
+        except UnicodeError as exc:
+            raise BadRequest(f"not a host name: {origin.host!r}: {exc}") from exc
         except OSError as exc:
             raise ConnectError(
                 f"cannot connect to {origin.host}:{origin.port}: {exc}"
@@ -174,7 +183,13 @@ class Connection:
         """Write the request (``head``, then ``body``) once; the answer with
         its body still unread."""
         self.limits = limits
-        self.sock.settimeout(self._timeout())
+        self._received = 0
+        # sending has only the deadline: a large body may take longer than
+        # the read timeout to go out over a slow link
+        left = None if limits.deadline is None else limits.deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise DeadlineExceeded("answer not complete by the deadline")
+        self.sock.settimeout(left if left is not None else self.read_timeout)
         try:
             if body and len(body) > _JOINED_BODY:
                 self.sock.sendall(head)
@@ -244,6 +259,11 @@ class Connection:
             raise ReadTimeout("no answer in time") from exc
         except OSError as exc:
             raise BrokenAnswer(f"connection broke: {exc}") from exc
+        self._received += len(data)
+        cap = self.limits.max_bytes
+        if cap is not None and self._received > cap + MAX_LINE:
+            # the cap is the body's; the head gets a line's worth more
+            raise TooLarge(f"answer larger than {cap} bytes")
         self._buffer += data
         return bool(data)
 
@@ -284,6 +304,7 @@ class Connection:
             or not parts[0].startswith(b"HTTP/")
             or len(parts[1]) != 3
             or not parts[1].isdigit()
+            or not b"100" <= parts[1] <= b"599"
         ):
             raise MalformedAnswer(f"not an HTTP status line: {found[:80]!r}")
         return int(parts[1]), parts[0].decode("ascii", "replace")
@@ -304,8 +325,10 @@ class Connection:
             if not found.endswith(b"\n"):
                 raise BrokenAnswer("connection closed inside the answer's headers")
             text = found.decode("latin-1").rstrip("\r\n")
-            if text[:1] in (" ", "\t") and pairs:
+            if text[:1] in (" ", "\t"):
                 # an obsolete folded line continues the header before it
+                if not pairs:
+                    raise MalformedAnswer("the answer's head starts with a folded line")
                 name, value = pairs[-1]
                 pairs[-1] = (name, f"{value} {text.strip()}")
                 continue
@@ -364,8 +387,6 @@ class Answer:
         self.headers = headers
         self._connection: Connection | None = connection
         self._pool: ConnectionPool | None = None
-        self._cap = connection.limits.max_bytes
-        self._taken = 0  # body bytes read off the wire, compressed or not
         self._complete = False
         self._chunked = False
         self._left: int | None = None  # bytes still to read (of the chunk)
@@ -386,10 +407,9 @@ class Answer:
             if lengths - {"0"} or "Transfer-Encoding" in headers:
                 self.reusable = False  # a body where none may be: do not trust it
         elif "Transfer-Encoding" in headers:
-            if headers["Transfer-Encoding"].lower().rsplit(",", 1)[-1].strip() != (
-                "chunked"
-            ):
-                raise MalformedAnswer("a transfer coding other than chunked")
+            codings = ",".join(headers.getlist("Transfer-Encoding")).lower()
+            if [coding.strip() for coding in codings.split(",")] != ["chunked"]:
+                raise MalformedAnswer(f"transfer coding {codings!r}: only chunked is read")
             self._chunked = True
             if lengths:
                 self.reusable = False  # both framings: close after it
@@ -397,8 +417,8 @@ class Answer:
             if len(lengths) > 1:
                 raise MalformedAnswer("conflicting Content-Length values")
             length = lengths.pop()
-            if not length.isdigit():
-                raise MalformedAnswer(f"Content-Length is not a number: {length!r}")
+            if not (length.isascii() and length.isdigit() and len(length) <= 18):
+                raise MalformedAnswer(f"Content-Length is not a length: {length[:20]!r}")
             self._left = int(length)
         else:
             self.reusable = False  # the body runs to the close
@@ -456,9 +476,6 @@ class Answer:
             if self._left is not None:
                 self._left -= len(data)
                 self._complete = self._left == 0
-        self._taken += len(data)
-        if self._cap is not None and self._taken > self._cap:
-            raise TooLarge(f"answer larger than {self._cap} bytes")
         return data
 
     def _chunk(self, connection: Connection, size: int) -> bytes:
@@ -467,12 +484,9 @@ class Answer:
             if not found.endswith(b"\n"):
                 raise BrokenAnswer("answer cut off inside its chunks")
             digits = found.split(b";", 1)[0].strip()
-            try:
-                self._left = int(digits, 16)
-            except ValueError:
-                raise MalformedAnswer(f"not a chunk size: {found[:40]!r}") from None
-            if self._left < 0:
+            if not _CHUNK_SIZE.fullmatch(digits):
                 raise MalformedAnswer(f"not a chunk size: {found[:40]!r}")
+            self._left = int(digits, 16)
             if self._left == 0:
                 connection.fields()  # the trailers, which are not used
                 self._complete = True
@@ -487,14 +501,15 @@ class Answer:
 
 
 class _Decoder:
-    """gzip or deflate (zlib-wrapped, or raw as some servers send it), decoded
-    at most ``size`` bytes at a time, so a small answer cannot unpack into a
-    huge one before the size cap sees it."""
+    """gzip (one member or several) or deflate (zlib-wrapped, or raw as some
+    servers send it), decoded at most ``size`` bytes at a time, so a small
+    answer cannot unpack into a huge one before the size cap sees it."""
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
         self._inner: Any = None
-        self._head = b""
+        self._head = b""  # the first bytes, until they tell raw deflate apart
+        self._next = b""  # bytes after a finished gzip member: the next one
 
     @classmethod
     def of(cls, encoding: str) -> _Decoder | None:
@@ -507,7 +522,10 @@ class _Decoder:
 
     @property
     def pending(self) -> bool:
-        return bool(self._inner is not None and self._inner.unconsumed_tail)
+        """Whether decoded bytes wait without reading more from the wire."""
+        return bool(self._next) or bool(
+            self._inner is not None and self._inner.unconsumed_tail
+        )
 
     def feed(self, data: bytes, size: int) -> bytes:
         if self._inner is None:
@@ -519,6 +537,10 @@ class _Decoder:
         return self._decompress(data, size)
 
     def more(self, size: int) -> bytes:
+        if self._next:
+            data, self._next = self._next, b""
+            self._inner = self._start(data)
+            return self._decompress(data, size)
         return self._decompress(self._inner.unconsumed_tail, size)
 
     def finish(self) -> bytes:
@@ -544,9 +566,14 @@ class _Decoder:
 
     def _decompress(self, data: bytes, size: int) -> bytes:
         try:
-            return bytes(self._inner.decompress(data, size))
+            decoded = bytes(self._inner.decompress(data, size))
         except zlib.error as exc:
             raise MalformedAnswer(f"broken {self.coding} answer: {exc}") from exc
+        if self._inner.eof and self._inner.unused_data:
+            if self.coding != "gzip":
+                raise MalformedAnswer(f"bytes after the end of the {self.coding} data")
+            self._next = self._inner.unused_data
+        return decoded
 
 
 class ConnectionPool:
@@ -582,9 +609,10 @@ class ConnectionPool:
         """Send one request on a pooled connection; its answer, body unread."""
         origin, target = Origin.of(url)
         head = _request_head(origin, method, target, headers, body)
-        connection = self._take(origin)
+        limits = limits or Limits()
+        connection = self._take(origin, limits)
         try:
-            answer = connection.send(method, head, body, limits or Limits())
+            answer = connection.send(method, head, body, limits)
         except BaseException:
             connection.close()
             raise
@@ -613,7 +641,7 @@ class ConnectionPool:
             for connection in connections:
                 connection.close()
 
-    def _take(self, origin: Origin) -> Connection:
+    def _take(self, origin: Origin, limits: Limits) -> Connection:
         while True:
             with self._lock:
                 idle = self._idle.get(origin)
@@ -624,8 +652,14 @@ class ConnectionPool:
                 return connection
             connection.close()
         self._forget_others(origin)
+        connect_timeout = self.connect_timeout
+        if limits.deadline is not None:
+            left = limits.deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded("no time left to connect")
+            connect_timeout = min(connect_timeout, left)
         return Connection(
-            origin, self.connect_timeout, self.read_timeout, self._tls_for(origin)
+            origin, connect_timeout, self.read_timeout, self._tls_for(origin)
         )
 
     def _forget_others(self, origin: Origin) -> None:
