@@ -239,20 +239,6 @@ def test_silent_counterpart_is_a_timeout() -> None:
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n",
-    ],
-)
-def test_answers_that_are_not_http_are_refused(answer: bytes) -> None:
-    with scripted_server(lambda _n, _req: (answer, True)) as server:
-        with pytest.raises(MalformedAnswer):
-            call(ConnectionPool(1, 1.0, 2.0), server.url)
-
-
 def test_interim_answers_are_skipped() -> None:
     answer = b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final")
     with scripted_server(lambda _n, _req: (answer, False)) as server:
@@ -277,6 +263,9 @@ def test_bytes_sent_out_of_turn_end_the_connection() -> None:
 @pytest.mark.parametrize(
     "head",
     [
+        b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nab",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2, 40\r\n\r\nab",
         b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab",
@@ -289,7 +278,7 @@ def test_bytes_sent_out_of_turn_end_the_connection() -> None:
         b"HTTP/1.1 200 OK\r\n X-Folded: first\r\nContent-Length: 0\r\n\r\n",
     ],
 )
-def test_ambiguous_framing_is_refused(head: bytes) -> None:
+def test_answers_not_http_or_framed_ambiguously_are_refused(head: bytes) -> None:
     with scripted_server(lambda _n, _req: (head, True)) as server:
         with pytest.raises(MalformedAnswer):
             call(ConnectionPool(1, 1.0, 2.0), server.url)
