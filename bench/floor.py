@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import requests
 
-from bridge.adapters.http import ConnectionPool
-
 from bench.capture import (
     CASE_NUMBER,
     CENTER_TOKEN,
@@ -29,6 +27,7 @@ from bench.capture import (
     Exchange,
     Templates,
 )
+from bridge.adapters.http import ConnectionPool
 
 
 @dataclass
@@ -88,7 +87,9 @@ class Replayer:
             )
         return content
 
-    def _send(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def _send(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         if self.client == "requests":
             answer = self.session.post(url, data=body, headers=headers, timeout=60)
             return answer.status_code, answer.content

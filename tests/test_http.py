@@ -279,9 +279,11 @@ def test_bytes_sent_out_of_turn_end_the_connection() -> None:
     ],
 )
 def test_answers_not_http_or_framed_ambiguously_are_refused(head: bytes) -> None:
-    with scripted_server(lambda _n, _req: (head, True)) as server:
-        with pytest.raises(MalformedAnswer):
-            call(ConnectionPool(1, 1.0, 2.0), server.url)
+    with (
+        scripted_server(lambda _n, _req: (head, True)) as server,
+        pytest.raises(MalformedAnswer),
+    ):
+        call(ConnectionPool(1, 1.0, 2.0), server.url)
 
 
 def test_length_and_chunks_together_close_the_connection_after() -> None:

@@ -409,7 +409,9 @@ class Answer:
         elif "Transfer-Encoding" in headers:
             codings = ",".join(headers.getlist("Transfer-Encoding")).lower()
             if [coding.strip() for coding in codings.split(",")] != ["chunked"]:
-                raise MalformedAnswer(f"transfer coding {codings!r}: only chunked is read")
+                raise MalformedAnswer(
+                    f"transfer coding {codings!r}: only chunked is read"
+                )
             self._chunked = True
             if lengths:
                 self.reusable = False  # both framings: close after it
@@ -418,7 +420,9 @@ class Answer:
                 raise MalformedAnswer("conflicting Content-Length values")
             length = lengths.pop()
             if not (length.isascii() and length.isdigit() and len(length) <= 18):
-                raise MalformedAnswer(f"Content-Length is not a length: {length[:20]!r}")
+                raise MalformedAnswer(
+                    f"Content-Length is not a length: {length[:20]!r}"
+                )
             self._left = int(length)
         else:
             self.reusable = False  # the body runs to the close

@@ -253,7 +253,9 @@ class DeadlineTransport(zeep.Transport):
             "detail": str(exc),
         }
         if isinstance(exc, DeadlineExceeded):
-            return TimeoutError_(f"answer not complete within {self.deadline:g} s", **where)
+            return TimeoutError_(
+                f"answer not complete within {self.deadline:g} s", **where
+            )
         if isinstance(exc, TooLarge):
             return SecurityError(
                 f"answer larger than the cap of {self.max_bytes} bytes", **where

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from pathlib import Path
@@ -243,7 +244,7 @@ def _reorder(
     last = len(order)
     children = list(element)
     ranks = [order.get(child.tag, (last, None))[0] for child in children]
-    if any(later < earlier for earlier, later in zip(ranks, ranks[1:])):
+    if any(later < earlier for earlier, later in itertools.pairwise(ranks)):
         ranked = sorted(zip(ranks, range(len(children))))  # stable: ties by place
         for _rank, index in ranked:
             element.append(children[index])
