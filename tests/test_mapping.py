@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -281,6 +283,35 @@ def test_to_zoned_tries_listed_formats_in_order() -> None:
     )
     with pytest.raises(ValueError):
         to_zoned("2024/03/04 09:25:31", formats, "Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("text", "zoned"),
+    [
+        ("2024-03-04 09:25:31", "2024-03-04T09:25:31+08:00"),
+        ("2024-3-4 9:25:31", "2024-03-04T09:25:31+08:00"),  # one-digit forms
+        ("2024-02-30 09:25:31", None),  # no such day
+        ("2024-03-04 24:00:00", None),
+        ("２０２４-03-04 09:25:31", "2024-03-04T09:25:31+08:00"),  # full-width
+        (" 2024-03-04 09:25:31", None),
+    ],
+)
+def test_plain_times_read_as_strptime_reads_them(text: str, zoned: str | None) -> None:
+    """The common format's shortcut accepts and refuses what strptime does."""
+    formats = ["yyyy-MM-dd HH:mm:ss"]
+    try:
+        expected: str | None = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=ZoneInfo("Asia/Shanghai")
+        ).isoformat(timespec="seconds")
+    except ValueError:
+        expected = None
+
+    if zoned is None:
+        with pytest.raises(ValueError):
+            to_zoned(text, formats, "Asia/Shanghai")
+    else:
+        assert to_zoned(text, formats, "Asia/Shanghai") == zoned
+    assert expected == zoned
 
 
 def test_from_zoned_converts_other_offsets_to_local_time() -> None:

@@ -7,15 +7,22 @@ from lxml import etree
 from bridge.xmlutil import find_all, find_first, text
 
 NS = "urn:example"
+SLASHED = "http://example.org/ns/1"
 ITEMS = "".join(
     f'<a{i} k="{i % 3}"><b>{i}</b><b>x{i}</b><e:c>n{i}</e:c></a{i}>'
     for i in range(150)
 )
-DOC = etree.fromstring(f'<r xmlns:e="{NS}">{ITEMS}</r>')
+DOC = etree.fromstring(
+    f'<r xmlns:e="{NS}" xmlns:s="{SLASHED}">{ITEMS}<s:d><s:f>1</s:f></s:d>'
+    f"<申请><名称>甲</名称><名称>乙</名称></申请></r>"
+)
 PATHS = [
     *(f"a{i}/b" for i in range(150)),
     *(f"a{i}[@k='1']/b" for i in range(0, 150, 7)),
     *(f"a{i}/{{{NS}}}c" for i in range(0, 150, 11)),
+    "a7",
+    f"{{{SLASHED}}}d/{{{SLASHED}}}f",
+    "申请/名称",
     ".//b",
     "a3/b[2]",
     "missing/b",

@@ -215,14 +215,11 @@ def _fill(
     *,
     interchange_target: bool,
 ) -> None:
-    made: dict[str, etree._Element] = {}  # target steps written so far
     for spec in fields:
         values = _convert(run, spec, read)
         if spec.constant is None and not values:
             continue
-        _write(
-            element, spec.target, values or [""], interchange_target, made
-        )
+        _write(element, spec.target, values or [""], interchange=interchange_target)
 
 
 def _fill_lists(
@@ -398,7 +395,6 @@ def _interchange_items(
     return find_all(document, ns_path(rest)) if rest else [document]
 
 
-@functools.lru_cache(maxsize=4096)
 def _split_attribute(path: str) -> tuple[str, str | None]:
     head, _, last = path.rpartition("/")
     if last.startswith("@"):
@@ -407,18 +403,12 @@ def _split_attribute(path: str) -> tuple[str, str | None]:
 
 
 def _write(
-    element: etree._Element,
-    path: str,
-    values: list[str],
-    interchange: bool,
-    made: dict[str, etree._Element] | None = None,
+    element: etree._Element, path: str, values: list[str], *, interchange: bool
 ) -> None:
-    """Write ``values`` at ``path`` below ``element``; ``made`` keeps the
-    elements found or created on the way, for the fields written after."""
     elements_path, attribute = _split_attribute(path)
     if attribute:
         target = (
-            _ensure(element, elements_path, interchange=interchange, made=made)
+            _ensure(element, elements_path, interchange=interchange)
             if elements_path
             else element
         )
@@ -426,60 +416,37 @@ def _write(
         return
 
     if len(values) == 1:
-        _ensure(element, path, interchange=interchange, made=made).text = values[0]
+        _ensure(element, path, interchange=interchange).text = values[0]
         return
     for value in values:
-        _ensure(
-            element, path, interchange=interchange, new_last=True, made=made
-        ).text = value
+        _ensure(element, path, interchange=interchange, new_last=True).text = value
 
 
 def _ensure(
-    element: etree._Element,
-    path: str,
-    *,
-    interchange: bool,
-    new_last: bool = False,
-    made: dict[str, etree._Element] | None = None,
+    element: etree._Element, path: str, *, interchange: bool, new_last: bool = False
 ) -> etree._Element:
-    """The element at ``path`` below ``element``, creating the missing steps
-    (the last one always, with ``new_last``).
-
-    ``made`` maps the paths of steps already found or created below
-    ``element`` to their elements: a step is the first child that matches it,
-    and children are only ever added, so it stays the same one.
-    """
+    """The element at ``path`` below ``element``, creating the missing steps."""
     steps = _target_steps(path, interchange)
     current = element
-    last = len(steps) - 1
-    for index, (tag, attributes, prefix) in enumerate(steps):
-        fresh = new_last and index == last
-        found = None
-        if not fresh:
-            found = made.get(prefix) if made is not None else None
-            if found is None:
-                found = _matching_child(current, tag, attributes)
+    for index, (tag, attributes) in enumerate(steps):
+        last = index == len(steps) - 1
+        found = (
+            None if (last and new_last) else _matching_child(current, tag, attributes)
+        )
         if found is None:
             found = etree.SubElement(current, tag, attributes)
-        if made is not None and not fresh:
-            made[prefix] = found
         current = found
     return current
 
 
 @functools.lru_cache(maxsize=4096)
-def _target_steps(
-    path: str, interchange: bool
-) -> tuple[tuple[str, dict[str, str], str], ...]:
-    """A target path's steps (tag, attribute predicates, the path up to and
-    including the step), taken apart once. The dictionaries are shared: they
-    are only read."""
+def _target_steps(path: str, interchange: bool) -> tuple[tuple[str, dict[str, str]], ...]:
+    """A target path's steps (tag, attribute predicates), taken apart once.
+    The dictionaries are shared: they are only read."""
     steps = []
-    parts = path.split("/")
-    for index, step in enumerate(parts):
+    for step in path.split("/"):
         tag, attributes = _parse_step(step)
-        prefix = "/".join(parts[: index + 1])
-        steps.append((qname(tag) if interchange else tag, attributes, prefix))
+        steps.append((qname(tag) if interchange else tag, attributes))
     return tuple(steps)
 
 
