@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bridge.config import load_config
 from bridge.engine.bridge import Bridge
+from bridge.engine.outbox import enqueue
+from bridge.store.schema import cases
 from tests.bridgerun import Flow
 
 
@@ -29,3 +33,35 @@ def test_a_refill_reads_past_the_deliveries_in_hand(tmp_path: Path) -> None:
 
     assert (len(first), len(second), len(third)) == (4, 4, 2)
     assert first[-1] < second[0] and second[-1] < third[0]
+
+
+def test_a_claimed_step_carries_its_case_deliveries_to_that_target(
+    tmp_path: Path,
+) -> None:
+    """The order of a case's steps is checked against the case's deliveries to
+    the step's target as the claim read them (one query for the claimed lot),
+    not by a read of its own before each send; other jobs carry none."""
+    flow = Flow.start(tmp_path, step_seconds=0.05)
+    try:
+        flow.file(online=0, window=1)
+        bridge = Bridge(load_config(flow.config_path))
+        try:
+            bridge.jobs()["poll_center"](bridge.rt)
+            with bridge.rt.store.begin() as conn:
+                case_id = conn.execute(select(cases.c.id)).scalar_one()
+                for target, operation in (("center", "step"), ("portal", "progress")):
+                    key = f"{target}:{operation}:{case_id}:1"
+                    enqueue(conn, case_id, target, operation, key, "<stepEvent/>")
+            claimed = bridge.deliverer._due(10)
+            jobs = [bridge.deliverer._claim(delivery_id) for delivery_id in claimed]
+        finally:
+            bridge.close()
+    finally:
+        flow.close()
+
+    siblings = {job.operation: job.siblings for job in jobs if job is not None}
+    assert siblings == {
+        "launch": [],
+        "step": [("step", "inflight", f"center:step:{case_id}:1")],
+        "progress": [("progress", "inflight", f"portal:progress:{case_id}:1")],
+    }

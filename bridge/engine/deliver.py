@@ -58,6 +58,11 @@ DONE_STATES = ("done", "stale")
 NEEDS_CASE_NUMBER = ("launch", "accept", "withdraw")
 #: operations whose handler needs the flow the OA launch gives
 NEEDS_FLOW = ("notify",)
+#: (target, operation) of the flow's steps, kept in order per case and target
+ORDERED = (("center", "step"), ("portal", "progress"))
+
+#: one delivery of a case as the order of its steps sees it
+Sibling = tuple[str, str, str]  # operation, status, de-duplication key
 
 
 class NotReady(Exception):
@@ -95,6 +100,9 @@ class Job:
     channel: str
     #: the case's bureau: its mapping and OA serve the handlers
     bureau: str | None = None
+    #: for a step: its case's deliveries to the same target, as the claim
+    #: read them (the order of the steps is checked against them)
+    siblings: list[Sibling] = field(default_factory=list)
 
     @property
     def retrying(self) -> bool:
@@ -192,13 +200,14 @@ _TAKE_CLAIMS = (
     )
 )
 
-#: a case's deliveries to one target (a handful), for the order of its steps
-_CASE_AT_TARGET = Prepared(
-    select(deliveries.c.operation, deliveries.c.status, deliveries.c.dedupe_key).where(
-        deliveries.c.case_id == bindparam("b_case"),
-        deliveries.c.target == bindparam("b_target"),
-    )
-)
+#: the deliveries of the claimed steps' cases, read with the claim
+_SIBLINGS = select(
+    deliveries.c.case_id,
+    deliveries.c.target,
+    deliveries.c.operation,
+    deliveries.c.status,
+    deliveries.c.dedupe_key,
+).where(deliveries.c.case_id.in_(bindparam("b_cases", expanding=True)))
 
 _JOB_ROWS = (
     select(
@@ -245,6 +254,7 @@ class Deliverer:
         self._drained = False
         self._claimed_at: dict[int, float] = {}
         self._rows: dict[int, Any] = {}  # claimed deliveries' rows, until started
+        self._siblings: dict[int, list[Sibling]] = {}  # claimed steps' siblings
         self._pending: list[_Completion] = []
         self._pending_lock = threading.Lock()
         self._committing = threading.Lock()
@@ -414,6 +424,7 @@ class Deliverer:
                 self._tokens.pop(delivery_id, None)
                 self._claimed_at.pop(delivery_id, None)
                 self._rows.pop(delivery_id, None)
+                self._siblings.pop(delivery_id, None)
             raise
         return fresh
 
@@ -432,8 +443,10 @@ class Deliverer:
             },
         )
         rows = conn.execute(_JOB_ROWS, {"b_ids": ids}).all()
+        siblings = _siblings_of(conn, rows)
         claimed_at = time.monotonic()
         self._tokens.update({row.id: row.claim_token for row in rows})
+        self._siblings.update(siblings)
         self._rows.update({row.id: row for row in rows})
         self._claimed_at.update({delivery_id: claimed_at for delivery_id in ids})
 
@@ -449,6 +462,7 @@ class Deliverer:
             self._tokens.pop(delivery_id, None)
             self._claimed_at.pop(delivery_id, None)
             self._rows.pop(delivery_id, None)
+            self._siblings.pop(delivery_id, None)
 
     def _claim_fresh(self, delivery_id: int) -> bool:
         """Whether this process's claim has at least half its lease left."""
@@ -513,6 +527,7 @@ class Deliverer:
         claim noted the attempt, and a claim with less than half its lease
         left is renewed first)."""
         row = self._rows.pop(delivery_id, None)  # read when it was claimed
+        siblings = self._siblings.pop(delivery_id, [])
         token = self._tokens.get(delivery_id)
         if row is None or token is None or row.claim_token != token:
             return None
@@ -547,6 +562,7 @@ class Deliverer:
             flow_id=row.flow_id,
             channel=row.channel,
             bureau=row.bureau,
+            siblings=siblings,
         )
 
     def _attempt(self, job: Job) -> bool:
@@ -761,6 +777,25 @@ class Deliverer:
         self._count(job, "dead")
 
 
+def _siblings_of(conn: Connection, rows: list[Any]) -> dict[int, list[Sibling]]:
+    """For each claimed step among ``rows``: its case's deliveries to the same
+    target, in one query for the lot.
+
+    Read with the claim, they are what the send would read: an earlier delivery
+    of the case to that target is done before the step can be claimed, a later
+    one waits for the step, and rows are only ever added.
+    """
+    steps = [row for row in rows if (row.target, row.operation) in ORDERED]
+    if not steps:
+        return {}
+    by_case: dict[tuple[int, str], list[Sibling]] = {}
+    for case_id, target, operation, status, key in conn.execute(
+        _SIBLINGS, {"b_cases": sorted({row.case_id for row in steps})}
+    ):
+        by_case.setdefault((case_id, target), []).append((operation, status, key))
+    return {row.id: by_case.get((row.case_id, row.target), []) for row in steps}
+
+
 FINAL_STATES = ("completed", "withdrawn")
 
 
@@ -891,10 +926,7 @@ def _in_order(rt: Runtime, job: Job) -> None:
     """
     seq = int(get(job.payload, "seq"))
     predecessor = f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
-    with rt.store.reading() as conn:
-        rows = _CASE_AT_TARGET.rows(
-            conn, {"b_case": job.case_id, "b_target": job.target}
-        )
+    rows = job.siblings
     ended = next(
         (
             operation
