@@ -135,3 +135,37 @@ def test_an_in_list_is_not_compiled_ahead(store: Store) -> None:
     )
     with store.reading() as conn, pytest.raises(ValueError, match="expanding"):
         compile_statement(conn, statement)
+
+
+def test_many_rows_go_in_as_core_would_put_them(store: Store) -> None:
+    """``execute_many`` writes each row with its own values, times converted as
+    Core converts them, and the scalar defaults of the columns left out."""
+    case_id = _case(store)
+    rows = [
+        {
+            "case_id": case_id,
+            "target": "center",
+            "operation": "step",
+            "dedupe_key": f"center:step:{case_id}:{seq}",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": AT,
+            "created_at": AT,
+        }
+        for seq in (1, 2, 3)
+    ]
+    with store.writing() as conn:
+        statement = compile_insert(conn, deliveries, deliveries.insert(), list(rows[0]))
+        statement.execute_many(conn, rows)
+
+    with store.reading() as conn:
+        stored = conn.execute(
+            select(
+                deliveries.c.dedupe_key,
+                deliveries.c.next_attempt_at,
+                deliveries.c.claim_token,
+            ).order_by(deliveries.c.id)
+        ).all()
+    assert [(key, at.replace(tzinfo=UTC), token) for key, at, token in stored] == [
+        (f"center:step:{case_id}:{seq}", AT, 0) for seq in (1, 2, 3)
+    ]

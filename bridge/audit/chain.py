@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.audit.crypto import digest
+from bridge.store.driver import DriverStatement, Prepared, compile_insert
 from bridge.store.schema import audit_head, audit_log, audit_payloads, audit_personal
 
 GENESIS = "0" * 64
@@ -81,30 +82,44 @@ def person_hash(secret: bytes, value: str) -> str:
 
 
 #: the chain head, bumped by a count and read back in one statement
-_BUMP = (
+_BUMP = Prepared(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(seq=audit_head.c.seq + bindparam("count"))
     .returning(audit_head.c.seq, audit_head.c.head_hash)
 )
-_SET_HEAD = (
+_SET_HEAD = Prepared(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(head_hash=bindparam("head"))
 )
-_INSERT_ENTRY = insert(audit_log)
+#: the entries' insert, compiled once per dialect and set of columns
+_INSERTS: dict[tuple[str, tuple[str, ...]], DriverStatement] = {}
 
 
 def _take_head(conn: Connection, count: int = 1) -> tuple[int, str]:
     """Reserve ``count`` sequence numbers at the chain head; the first of them
     and the head hash they follow."""
-    row = conn.execute(_BUMP, {"count": count}).first()
-    if row is None:
+    rows = _BUMP.rows(conn, {"count": count})
+    if not rows:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         first = dialect.insert(audit_head).values(id=1, seq=0, head_hash=GENESIS)
         conn.execute(first.on_conflict_do_nothing(index_elements=["id"]))
-        row = conn.execute(_BUMP, {"count": count}).one()
-    return int(row.seq) - count + 1, str(row.head_hash)
+        rows = _BUMP.rows(conn, {"count": count})
+    seq, head = rows[0]
+    return int(seq) - count + 1, str(head)
+
+
+def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the entries ``rows`` (each with the same columns) in one call."""
+    columns = tuple(rows[0])
+    slot = (conn.dialect.name, columns)
+    statement = _INSERTS.get(slot)
+    if statement is None:
+        statement = _INSERTS[slot] = compile_insert(
+            conn, audit_log, insert(audit_log), list(columns)
+        )
+    statement.execute_many(conn, rows)
 
 
 def append(
@@ -152,10 +167,9 @@ def append_many(
             kept.append((seq, entry["at"], payload))
         seq += 1
 
-    columns = {name for row in rows for name in row}
-    rows = [{name: row.get(name) for name in columns} for row in rows]
-    conn.execute(_INSERT_ENTRY, rows)
-    conn.execute(_SET_HEAD, {"head": prev})
+    columns = sorted({name for row in rows for name in row})
+    _insert_entries(conn, [{name: row.get(name) for name in columns} for row in rows])
+    _SET_HEAD.execute(conn, {"head": prev})
     for entry_seq, at, payload in kept:
         _keep_payload(conn, entry_seq, at, payload, retention, secret)
     return [row["seq"] for row in rows]

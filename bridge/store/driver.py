@@ -40,6 +40,16 @@ class DriverStatement:
         finally:
             cursor.close()
 
+    def execute_many(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run once per row of ``rows`` (the driver's executemany)."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.sql, [self._params(row) for row in rows])
+        finally:
+            cursor.close()
+
     def rows(
         self, conn: Connection, values: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
@@ -51,7 +61,8 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def _run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
+    def _params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """``values`` (defaults filled in) converted, in the driver's form."""
         if self.defaults:
             values = {**dict(self.defaults), **values}
         converted = [
@@ -60,9 +71,12 @@ class DriverStatement:
                 (values[name] for name in self.names), self.processors, strict=True
             )
         ]
-        params: Sequence[Any] | dict[str, Any] = converted
-        if not self.positional:
-            params = dict(zip(self.names, converted, strict=True))
+        if self.positional:
+            return converted
+        return dict(zip(self.names, converted, strict=True))
+
+    def _run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
+        params = self._params(values)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, params)
