@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,26 +13,36 @@ from lxml import etree
 from bridge.errors import ProtocolError, SecurityError
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+#: each thread's parser: an lxml parser serves one thread at a time
+_parsers = threading.local()
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_blank_text=True,
-    )
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_blank_text=True,
+        )
+    return parser
 
 
 def parse_xml(data: bytes | str, *, system: str | None = None) -> etree._Element:
-    """Parse a document, refusing DTDs and entity declarations outright."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    if _DOCTYPE.search(raw[:4096]) or _DOCTYPE.search(raw):
-        raise SecurityError("document declares a DTD or entities", system=system)
+    """Parse a document, refusing DTDs and entity declarations outright.
+
+    A text document's own encoding declaration is dropped: the text is parsed
+    as the UTF-8 it is encoded to.
+    """
     if isinstance(data, str):
-        data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1)
-        raw = data.encode("utf-8")
+        data = _DECLARATION.sub("", data, count=1)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if b"<!" in raw and _DOCTYPE.search(raw):
+        raise SecurityError("document declares a DTD or entities", system=system)
     try:
         root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
