@@ -365,3 +365,39 @@ def test_code_table_both_ways() -> None:
 def test_mask(value: str, kind: str, masked: str) -> None:
     """mask hides the identifying middle of personal values, keeping their length."""
     assert mask(value, kind) == masked
+
+
+def test_paths_written_through_the_same_parents_build_the_tree_searches_build() -> None:
+    """Writes that remember the elements they resolved (one fill) give the tree
+    that writes searching every step give: a column per predicate, repeated
+    values as new last elements, a later single write on the first of them."""
+    from bridge.mapping._engine import _write
+
+    writes: list[tuple[str, list[str]]] = [
+        ("@version", ["2.0"]),
+        ("summary/@name", ["formmain"]),
+        ("values/column[@name='甲']/value", ["1"]),
+        ("values/column[@name='乙']/value", ["2"]),
+        ("values/column[@name='甲']/note", ["first"]),
+        ("rows/row/name", ["a", "b", "c"]),
+        ("rows/row/name", ["again"]),
+        ("rows/row/size", ["9"]),
+        ("values/column[@name='丙'][@kind='x']/value", ["3"]),
+    ]
+
+    def build(remember: bool) -> bytes:
+        root = etree.Element("formExport")
+        made: dict[str, etree._Element] | None = {} if remember else None
+        for path, values in writes:
+            _write(root, path, values, interchange=False, made=made)
+        return etree.tostring(root, encoding="utf-8")
+
+    assert build(remember=True) == build(remember=False)
+    assert build(remember=True).decode() == (
+        '<formExport version="2.0"><summary name="formmain"/><values>'
+        '<column name="甲"><value>1</value><note>first</note></column>'
+        '<column name="乙"><value>2</value></column>'
+        '<column name="丙" kind="x"><value>3</value></column></values>'
+        "<rows><row><name>again</name><name>b</name><name>c</name>"
+        "<size>9</size></row></rows></formExport>"
+    )

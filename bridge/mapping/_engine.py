@@ -215,11 +215,18 @@ def _fill(
     *,
     interchange_target: bool,
 ) -> None:
+    made: dict[str, etree._Element] = {}  # the elements at the paths written
     for spec in fields:
         values = _convert(run, spec, read)
         if spec.constant is None and not values:
             continue
-        _write(element, spec.target, values or [""], interchange=interchange_target)
+        _write(
+            element,
+            spec.target,
+            values or [""],
+            interchange=interchange_target,
+            made=made,
+        )
 
 
 def _fill_lists(
@@ -403,12 +410,17 @@ def _split_attribute(path: str) -> tuple[str, str | None]:
 
 
 def _write(
-    element: etree._Element, path: str, values: list[str], *, interchange: bool
+    element: etree._Element,
+    path: str,
+    values: list[str],
+    *,
+    interchange: bool,
+    made: dict[str, etree._Element] | None = None,
 ) -> None:
     elements_path, attribute = _split_attribute(path)
     if attribute:
         target = (
-            _ensure(element, elements_path, interchange=interchange)
+            _ensure(element, elements_path, interchange=interchange, made=made)
             if elements_path
             else element
         )
@@ -416,37 +428,63 @@ def _write(
         return
 
     if len(values) == 1:
-        _ensure(element, path, interchange=interchange).text = values[0]
+        _ensure(element, path, interchange=interchange, made=made).text = values[0]
         return
     for value in values:
-        _ensure(element, path, interchange=interchange, new_last=True).text = value
+        _ensure(
+            element, path, interchange=interchange, new_last=True, made=made
+        ).text = value
 
 
 def _ensure(
-    element: etree._Element, path: str, *, interchange: bool, new_last: bool = False
+    element: etree._Element,
+    path: str,
+    *,
+    interchange: bool,
+    new_last: bool = False,
+    made: dict[str, etree._Element] | None = None,
 ) -> etree._Element:
-    """The element at ``path`` below ``element``, creating the missing steps."""
+    """The element at ``path`` below ``element``, creating the missing steps.
+
+    ``made`` maps the paths already resolved below ``element`` to their
+    elements, so sibling paths (many columns of one form) do not search the
+    same children again. Each path keeps the element first found or made there:
+    a new element goes last, behind the one first found.
+    """
     steps = _target_steps(path, interchange)
     current = element
-    for index, (tag, attributes) in enumerate(steps):
-        last = index == len(steps) - 1
-        found = (
-            None if (last and new_last) else _matching_child(current, tag, attributes)
-        )
+    start = 0
+    resolved = len(steps) - 1 if new_last else len(steps)
+    if made is not None:
+        for index in range(resolved - 1, -1, -1):
+            known = made.get(steps[index][2])
+            if known is not None:
+                current, start = known, index + 1
+                break
+    for index in range(start, len(steps)):
+        tag, attributes, prefix = steps[index]
+        found = None if index >= resolved else _matching_child(current, tag, attributes)
         if found is None:
             found = etree.SubElement(current, tag, attributes)
         current = found
+        if made is not None and index < resolved:
+            made[prefix] = current
     return current
 
 
 @functools.lru_cache(maxsize=4096)
-def _target_steps(path: str, interchange: bool) -> tuple[tuple[str, dict[str, str]], ...]:
-    """A target path's steps (tag, attribute predicates), taken apart once.
-    The dictionaries are shared: they are only read."""
+def _target_steps(
+    path: str, interchange: bool
+) -> tuple[tuple[str, dict[str, str], str], ...]:
+    """A target path's steps (tag, attribute predicates, the path up to and
+    with the step), taken apart once. The dictionaries are shared: they are
+    only read."""
     steps = []
-    for step in path.split("/"):
+    parts = path.split("/")
+    for index, step in enumerate(parts):
         tag, attributes = _parse_step(step)
-        steps.append((qname(tag) if interchange else tag, attributes))
+        prefix = "/".join(parts[: index + 1])
+        steps.append((qname(tag) if interchange else tag, attributes, prefix))
     return tuple(steps)
 
 
