@@ -38,9 +38,10 @@ def test_a_refill_reads_past_the_deliveries_in_hand(tmp_path: Path) -> None:
 def test_a_claimed_step_carries_its_case_deliveries_to_that_target(
     tmp_path: Path,
 ) -> None:
-    """The order of a case's steps is checked against the case's deliveries to
-    the step's target as the claim read them (one query for the claimed lot),
-    not by a read of its own before each send; other jobs carry none."""
+    """On SQLite, the order of a case's steps is checked against the case's
+    deliveries to the step's target as the claim read them (one query for the
+    claimed lot), not by a read of its own before each send; other jobs carry
+    none."""
     flow = Flow.start(tmp_path, step_seconds=0.05)
     try:
         flow.file(online=0, window=1)
@@ -61,7 +62,7 @@ def test_a_claimed_step_carries_its_case_deliveries_to_that_target(
 
     siblings = {job.operation: job.siblings for job in jobs if job is not None}
     assert siblings == {
-        "launch": [],
+        "launch": None,
         "step": [("step", "inflight", f"center:step:{case_id}:1")],
         "progress": [("progress", "inflight", f"portal:progress:{case_id}:1")],
     }

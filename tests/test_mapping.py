@@ -384,6 +384,7 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
         ("rows/row/size", ["9"]),
         ("values/column[@name='丙'][@kind='x']/value", ["3"]),
     ]
+    first = list(writes)
 
     def build(remember: bool) -> bytes:
         root = etree.Element("formExport")
@@ -393,6 +394,13 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
         return etree.tostring(root, encoding="utf-8")
 
     assert build(remember=True) == build(remember=False)
+    for changed in (
+        [("a[@k='1']/v", ["x"]), ("a[@k='1']/@k", ["2"]), ("a[@k='1']/w", ["y"])],
+        [("a/v", ["x"]), ("a[@k='2']/w", ["y"]), ("a/@k", ["2"]), ("a[@k='2']/z", ["z"])],
+    ):
+        writes[:] = changed  # an attribute written changes what a predicate finds
+        assert build(remember=True) == build(remember=False)
+    writes[:] = first
     assert build(remember=True).decode() == (
         '<formExport version="2.0"><summary name="formmain"/><values>'
         '<column name="甲"><value>1</value><note>first</note></column>'

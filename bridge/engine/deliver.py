@@ -100,9 +100,9 @@ class Job:
     channel: str
     #: the case's bureau: its mapping and OA serve the handlers
     bureau: str | None = None
-    #: for a step: its case's deliveries to the same target, as the claim
-    #: read them (the order of the steps is checked against them)
-    siblings: list[Sibling] = field(default_factory=list)
+    #: for a step: its case's deliveries to the same target as the claim read
+    #: them, to check the order of the steps against; None: read when needed
+    siblings: list[Sibling] | None = None
 
     @property
     def retrying(self) -> bool:
@@ -197,6 +197,14 @@ _TAKE_CLAIMS = (
         claim_owner=bindparam("b_owner"),
         claim_token=deliveries.c.claim_token + 1,
         claim_until=bindparam("b_until"),
+    )
+)
+
+#: a case's deliveries to one target (a handful), for the order of its steps
+_CASE_AT_TARGET = Prepared(
+    select(deliveries.c.operation, deliveries.c.status, deliveries.c.dedupe_key).where(
+        deliveries.c.case_id == bindparam("b_case"),
+        deliveries.c.target == bindparam("b_target"),
     )
 )
 
@@ -358,6 +366,7 @@ class Deliverer:
         unsent = {}
         for delivery_id in list(self._rows):
             row = self._rows.pop(delivery_id, None)  # taken from under any worker
+            self._siblings.pop(delivery_id, None)
             if row is not None:
                 unsent[delivery_id] = row.claim_token
         self._unsend(unsent)
@@ -527,7 +536,7 @@ class Deliverer:
         claim noted the attempt, and a claim with less than half its lease
         left is renewed first)."""
         row = self._rows.pop(delivery_id, None)  # read when it was claimed
-        siblings = self._siblings.pop(delivery_id, [])
+        siblings = self._siblings.pop(delivery_id, None)
         token = self._tokens.get(delivery_id)
         if row is None or token is None or row.claim_token != token:
             return None
@@ -779,12 +788,18 @@ class Deliverer:
 
 def _siblings_of(conn: Connection, rows: list[Any]) -> dict[int, list[Sibling]]:
     """For each claimed step among ``rows``: its case's deliveries to the same
-    target, in one query for the lot.
+    target, in one query for the lot (on SQLite; elsewhere none, and each step
+    reads them before it is sent).
 
-    Read with the claim, they are what the send would read: an earlier delivery
-    of the case to that target is done before the step can be claimed, a later
-    one waits for the step, and rows are only ever added.
+    On SQLite, where writers take turns, a delivery's id follows the order of
+    the commits, so the claim reads what the send would read: an earlier
+    delivery of the case to that target is done before the step can be
+    claimed, a later one waits for the step, and rows are only ever added. On
+    PostgreSQL an id is drawn before its transaction commits: an earlier
+    delivery (a withdrawal) can appear after the claim.
     """
+    if conn.dialect.name != "sqlite":
+        return {}
     steps = [row for row in rows if (row.target, row.operation) in ORDERED]
     if not steps:
         return {}
@@ -927,6 +942,11 @@ def _in_order(rt: Runtime, job: Job) -> None:
     seq = int(get(job.payload, "seq"))
     predecessor = f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
     rows = job.siblings
+    if rows is None:
+        with rt.store.reading() as conn:
+            rows = _CASE_AT_TARGET.rows(
+                conn, {"b_case": job.case_id, "b_target": job.target}
+            )
     ended = next(
         (
             operation

@@ -425,6 +425,8 @@ def _write(
             else element
         )
         target.set(attribute, values[0])
+        if made:
+            made.clear()  # a predicate may no longer match what it found
         return
 
     if len(values) == 1:
