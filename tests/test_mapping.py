@@ -396,7 +396,12 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
     assert build(remember=True) == build(remember=False)
     for changed in (
         [("a[@k='1']/v", ["x"]), ("a[@k='1']/@k", ["2"]), ("a[@k='1']/w", ["y"])],
-        [("a/v", ["x"]), ("a[@k='2']/w", ["y"]), ("a/@k", ["2"]), ("a[@k='2']/z", ["z"])],
+        [
+            ("a/v", ["x"]),
+            ("a[@k='2']/w", ["y"]),
+            ("a/@k", ["2"]),
+            ("a[@k='2']/z", ["z"]),
+        ],
     ):
         writes[:] = changed  # an attribute written changes what a predicate finds
         assert build(remember=True) == build(remember=False)
