@@ -111,3 +111,37 @@ def test_db_upgrade_command_reports_the_revisions(
     assert out[0] == f"schema: none (newest: {head()})"
     assert out[1] == f"schema: none -> {head()}"
     assert out[2] == f"schema: {head()} (newest: {head()})"
+
+
+def test_declared_revision_is_the_newest_script() -> None:
+    """schema.REVISION, the stamp of a new store, names the newest migration:
+    a script added without moving it (or the other way round) fails here."""
+    from bridge.store.schema import REVISION
+
+    assert REVISION == head()
+
+
+def test_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    """A new store and one already at the newest revision are brought up in a
+    process that never imports Alembic (which a service would keep resident)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'light.sqlite'}"
+    probe = (
+        "import sys\n"
+        "from bridge.store import open_store\n"
+        f"open_store({url!r}).dispose()\n"
+        f"open_store({url!r}).dispose()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.splitlines()[-1] == "[]"
+    engine = create_engine(url)
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        assert current(conn) == head()
+    engine.dispose()

@@ -1,18 +1,36 @@
-"""Bringing a store to the newest schema with the Alembic migrations."""
+"""Bringing a store to the newest schema with the Alembic migrations.
+
+A store already at the newest revision, or a new one, is handled without
+importing Alembic (about 8 MB that a running service would keep): the revision
+is read from Alembic's version table with a plain query, and a new store gets
+the declared tables and the stamp ``schema.REVISION`` directly. Alembic runs
+only when there are migrations to apply.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+)
 
-from bridge.store.schema import metadata
+from bridge.store.schema import REVISION, metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 log = structlog.get_logger()
 
@@ -24,9 +42,19 @@ _LOCK_KEY = 0x60B41D6E
 #: revision of the tables created before migrations existed
 BASELINE = "0001"
 
+#: Alembic's version table, as Alembic itself creates it
+_VERSIONS = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     """An Alembic configuration for our scripts, bound to ``connection``."""
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -36,14 +64,28 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 @cache
 def head() -> str:
-    """The newest revision among the scripts."""
+    """The newest revision among the scripts (``schema.REVISION``, which the
+    tests hold to it)."""
+    from alembic.script import ScriptDirectory
+
     found = ScriptDirectory.from_config(alembic_config()).get_current_head()
     return str(found)
 
 
 def current(connection: Connection) -> str | None:
     """The revision a database is at, None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _stamped(connection: Connection) -> str | None:
+    """The revision in the version table without Alembic; None when there is
+    no table or it does not hold exactly one revision."""
+    if not inspect(connection).has_table(_VERSIONS.name):
+        return None
+    found = connection.execute(select(_VERSIONS.c.version_num)).scalars().all()
+    return str(found[0]) if len(found) == 1 else None
 
 
 def upgrade(engine: Engine, *, replay: bool = False) -> str:
@@ -54,33 +96,44 @@ def upgrade(engine: Engine, *, replay: bool = False) -> str:
     instead (the test that the scripts build what ``schema.py`` declares).
     """
     with engine.connect() as probe:
-        before = current(probe)
-    if before == head():
+        before = _stamped(probe)
+    if before == REVISION:
         return before
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        before = current(conn)
-        if before is None:
-            _start(conn, replay)
-        command.upgrade(alembic_config(conn), "head")
-    log.info("store.migrated", before=before or "none", after=head())
+        before = _stamped(conn)
+        if before == REVISION:  # another instance migrated it meanwhile
+            return before
+        if before is None and not replay and _empty(conn):
+            metadata.create_all(conn)
+            _VERSIONS.create(conn)
+            conn.execute(_VERSIONS.insert().values(version_num=REVISION))
+        else:
+            _migrate(conn, replay)
+    log.info("store.migrated", before=before or "none", after=REVISION)
     return before or "none"
 
 
-def _start(conn: Connection, replay: bool) -> None:
-    """A database without a revision: empty, or made before migrations existed."""
-    tables = set(inspect(conn).get_table_names())
-    if not tables & set(metadata.tables):
-        if not replay:
-            metadata.create_all(conn)
-            command.stamp(alembic_config(conn), head())
-        return
-    _stamp_legacy(conn)
+def _empty(conn: Connection) -> bool:
+    """Whether none of the store's tables exists yet."""
+    return not set(inspect(conn).get_table_names()) & set(metadata.tables)
+
+
+def _migrate(conn: Connection, replay: bool) -> None:
+    """Run Alembic's scripts up to the newest; a database without a revision
+    (empty, or made before migrations existed) is stamped first."""
+    from alembic import command
+
+    if current(conn) is None and not _empty(conn):
+        _stamp_legacy(conn)
+    command.upgrade(alembic_config(conn), "head")
 
 
 def _stamp_legacy(conn: Connection) -> None:
     """A database made by create_all before migrations existed: mark its revision."""
+    from alembic import command
+
     tables = set(inspect(conn).get_table_names())
     if "leases" in tables:
         command.stamp(alembic_config(conn), head())

@@ -20,6 +20,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: The migration revision (bridge/store/migrations) whose schema this module
+#: declares; a new store is stamped with it.
+REVISION = "0005"
+
 #: Where each paged source was read up to: (change time, record key).
 watermarks = Table(
     "watermarks",
