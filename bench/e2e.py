@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.setup import bridge_config
 from bench.sims import RequestTail, SimProcess
+from bench.stats import cpu_seconds
 
 #: the writes that mark a case carried through to its result in every system
 FINAL_WRITES = (("portal", "publishResult"), ("center", "receiveBusinessFinish"))
@@ -36,6 +37,8 @@ class BacklogRun:
     peak_rss_mb: float
     equivalents: float
     error: str = ""  # why the bridge stopped by itself, when it did
+    bridge_cpu: float = 0.0  # CPU seconds of the bridge process while timed
+    sims_cpu: float = 0.0  # CPU seconds of the simulators' process meanwhile
 
     @property
     def complete(self) -> bool:
@@ -44,6 +47,13 @@ class BacklogRun:
     @property
     def rate(self) -> float:
         return self.equivalents / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_case(self) -> tuple[float, float]:
+        """CPU milliseconds per case (equivalent): (the bridge, the simulators)."""
+        if not self.equivalents:
+            return 0.0, 0.0
+        per_case = 1000 / self.equivalents
+        return self.bridge_cpu * per_case, self.sims_cpu * per_case
 
 
 def spawn_bridge(config: Path, root: Path) -> subprocess.Popen[bytes]:
@@ -146,6 +156,7 @@ def run_backlog(
     done = 0
     try:
         started = wait_started(process, root / "govbridge.log")
+        cpu_before = cpu_seconds(process.pid), cpu_seconds(sims.process.pid)
         while done < total and time.monotonic() - started < timeout:
             if process.poll() is not None:
                 raise BridgeExited(process, root)
@@ -153,6 +164,8 @@ def run_backlog(
             done = finished.count()
         seconds = time.monotonic() - started
         peak = peak_rss_mb(process.pid)
+        bridge_cpu = cpu_seconds(process.pid) - cpu_before[0]
+        sims_cpu = cpu_seconds(sims.process.pid) - cpu_before[1]
     finally:
         stop_bridge(process)
     equivalents = float(done)
@@ -164,4 +177,6 @@ def run_backlog(
         seconds=seconds,
         peak_rss_mb=peak,
         equivalents=equivalents,
+        bridge_cpu=bridge_cpu,
+        sims_cpu=sims_cpu,
     )

@@ -27,6 +27,7 @@ from bench.capture import (
     Exchange,
     Templates,
 )
+from bench.stats import cpu_seconds
 from bridge.adapters.http import ConnectionPool
 
 
@@ -38,10 +39,18 @@ class FloorRun:
     seconds: float
     requests: int
     per_operation_ms: dict[str, float] = field(default_factory=dict)
+    sims_cpu: float = 0.0  # CPU seconds of the simulators' process meanwhile
+    client_cpu: float = 0.0  # CPU seconds of the replaying process
 
     @property
     def rate(self) -> float:
         return self.cases / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_case(self) -> tuple[float, float]:
+        """CPU milliseconds per case: (the replaying client, the simulators)."""
+        if not self.cases:
+            return 0.0, 0.0
+        return 1000 * self.client_cpu / self.cases, 1000 * self.sims_cpu / self.cases
 
 
 #: the clients a floor can be replayed with
@@ -148,11 +157,13 @@ def run_floor(
     keys: tuple[list[str], list[str]],
     page_size: int,
     client: str = "bridge",
+    sims_pid: int | None = None,
 ) -> FloorRun:
     """Replay the mix case by case, alternating routes; polls by their share.
 
     ``keys`` are the filing numbers and window case numbers filed for the floor;
-    ``client`` is one of CLIENTS.
+    ``client`` is one of CLIENTS. With ``sims_pid``, the simulators' CPU time
+    during the replay is measured too.
     """
     filings, numbers = keys
     replayer = Replayer(templates, urls, client)
@@ -160,6 +171,8 @@ def run_floor(
     replayer.sent = 0
     replayer.spent.clear()
     replayer.counted.clear()
+    sims_before = cpu_seconds(sims_pid) if sims_pid else 0.0
+    client_before = time.process_time()
     started = time.perf_counter()
     for index in range(max(len(filings), len(numbers))):
         if index < len(filings):
@@ -171,6 +184,8 @@ def run_floor(
                 replayer.post(templates.polls["queryWindowCases"], replayer.swap)
             replayer.window(numbers[index])
     seconds = time.perf_counter() - started
+    client_cpu = time.process_time() - client_before
+    sims_cpu = cpu_seconds(sims_pid) - sims_before if sims_pid else 0.0
     per_op = {
         op: 1000 * spent / replayer.counted[op] for op, spent in replayer.spent.items()
     }
@@ -179,4 +194,6 @@ def run_floor(
         seconds=seconds,
         requests=replayer.sent,
         per_operation_ms=per_op,
+        sims_cpu=sims_cpu,
+        client_cpu=client_cpu,
     )

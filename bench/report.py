@@ -83,6 +83,7 @@ def render(figures: dict[str, Any], command: str) -> str:
         _targets(figures),
         _floor(figures),
         _pairs("Throughput, no delay", figures["throughput"]),
+        _cpu(figures["throughput"]),
         _pairs("Throughput with 20 ms delay in every simulator", figures["delay"]),
         _memory(figures["memory"]),
         _latency(figures),
@@ -207,6 +208,45 @@ def _pairs(title: str, phase: dict[str, Any]) -> str:
             f"{_range(phase['reference_ratio'], 3)}"
         )
     lines += ["", summary + ".", ""]
+    return "\n".join(lines)
+
+
+def _cpu(phase: dict[str, Any]) -> str:
+    """CPU per case of each process in the runs of ``phase``."""
+    lines = [
+        "## CPU per case, no delay",
+        "",
+        (
+            "CPU milliseconds per case (user and system, all threads) of each "
+            "process during the runs above. They move much less with the "
+            "machine's speed than rates do. The bridge and the simulators are "
+            "each one Python process, held to about one core: the bridge cannot "
+            "go faster than 1000 ÷ its milliseconds per case, and the floor, "
+            "which sends one request at a time, not faster than 1000 ÷ (its "
+            "client's + the simulators' milliseconds)."
+        ),
+        "",
+        "| run | bridge | simulators | bridge ÷ simulators | simulators in the "
+        "floor | floor client |",
+        "|---|---|---|---|---|---|",
+    ]
+    for index, row in enumerate(phase["runs"], start=1):
+        lines.append(
+            f"| {index} | {row['bridge_cpu_ms']:.1f} | {row['sims_cpu_ms']:.1f} | "
+            f"{row['cpu_ratio']:.2f} | {row['floor_sims_cpu_ms']:.1f} | "
+            f"{row['floor_client_cpu_ms']:.1f} |"
+        )
+    lines += [
+        "",
+        (
+            f"Median (min – max): bridge {_range(phase['bridge_cpu_ms'], 1)} ms, "
+            f"simulators {_range(phase['sims_cpu_ms'], 1)} ms, bridge ÷ simulators "
+            f"{_range(phase['cpu_ratio'])}; in the floor, simulators "
+            f"{_range(phase['floor_sims_cpu_ms'], 1)} ms and client "
+            f"{_range(phase['floor_client_cpu_ms'], 1)} ms."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 

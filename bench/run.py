@@ -20,6 +20,15 @@ from bench.stats import machine, percentile, spread
 
 Say = Callable[[str], None]
 
+#: CPU milliseconds per case of each pair, kept with their spread
+CPU_FIGURES = (
+    "bridge_cpu_ms",
+    "sims_cpu_ms",
+    "cpu_ratio",
+    "floor_client_cpu_ms",
+    "floor_sims_cpu_ms",
+)
+
 
 def _halves(count: int) -> tuple[int, int]:
     """An even mix: (online filings, window cases)."""
@@ -82,7 +91,9 @@ class Bench:
             online, window = _halves(sample)
             page_size = int(SETTINGS["poll"]["page_size"])
             keys = (filings[:online], numbers[:window])
-            floor = run_floor(templates, sims.urls, keys, page_size)
+            floor = run_floor(
+                templates, sims.urls, keys, page_size, sims_pid=sims.process.pid
+            )
             other = None
             if reference:
                 keys = (filings[online : 2 * online], numbers[window : 2 * window])
@@ -150,6 +161,7 @@ class Bench:
             "floor_rate": spread([r["floor_rate"] for r in rows]),
             "bridge_rate": spread([r["bridge_rate"] for r in rows]),
             "ratio": spread([r["ratio"] for r in rows]),
+            **{name: spread([r[name] for r in rows]) for name in CPU_FIGURES},
         }
         if reference:
             figures["reference_rate"] = spread([r["reference_rate"] for r in rows])
@@ -227,8 +239,15 @@ def _pair_row(
             "reference_rate": reference.rate,
             "reference_ratio": bridge.rate / reference.rate if reference.rate else 0.0,
         }
+    bridge_cpu_ms, sims_cpu_ms = bridge.cpu_ms_per_case()
+    client_cpu_ms, floor_sims_cpu_ms = floor.cpu_ms_per_case()
     return {
         **extra,
+        "bridge_cpu_ms": bridge_cpu_ms,
+        "sims_cpu_ms": sims_cpu_ms,
+        "cpu_ratio": bridge_cpu_ms / sims_cpu_ms if sims_cpu_ms else 0.0,
+        "floor_client_cpu_ms": client_cpu_ms,
+        "floor_sims_cpu_ms": floor_sims_cpu_ms,
         "floor_rate": floor.rate,
         "floor_requests": floor.requests,
         "floor_cases": floor.cases,

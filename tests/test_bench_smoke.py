@@ -41,6 +41,12 @@ def test_smoke_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         assert run["ratio"] > 0 and run["peak_rss_mb"] > 0, run
     reference = figures["throughput"]["runs"][0]
     assert reference["reference_rate"] > 0 and reference["reference_ratio"] > 0
+    for name in ("bridge_cpu_ms", "sims_cpu_ms", "floor_sims_cpu_ms",
+                 "floor_client_cpu_ms"):
+        assert reference[name] > 0, (name, reference)
+    assert reference["cpu_ratio"] == reference["bridge_cpu_ms"] / reference[
+        "sims_cpu_ms"
+    ]
     assert "reference_rate" not in figures["delay"]["runs"][0]
     assert figures["memory"]["runs"][0]["peak_rss_mb"] > 0
     for kind in ("paged", "sweep"):
@@ -52,6 +58,7 @@ def test_smoke_benchmark_writes_positive_figures(tmp_path: Path) -> None:
     for heading in (
         "## Targets",
         "## The floor",
+        "## CPU per case, no delay",
         "## Memory while catching up",
         "## Latency from a change to its arrival",
     ):
