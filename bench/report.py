@@ -226,8 +226,10 @@ def _cpu(phase: dict[str, Any]) -> str:
             "client's + the simulators' milliseconds)."
         ),
         "",
-        "| run | bridge | simulators | bridge ÷ simulators | simulators in the "
-        "floor | floor client |",
+        (
+            "| run | bridge | simulators | bridge ÷ simulators | simulators in the "
+            "floor | floor client |"
+        ),
         "|---|---|---|---|---|---|",
     ]
     for index, row in enumerate(phase["runs"], start=1):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from sqlalchemy import select
 
@@ -19,12 +20,13 @@ from bridge.store.schema import audit_log, cases, deliveries
 from tests.bridgerun import Flow, write_counts
 
 
-def _step_payload(bridge: Bridge, case_id: int) -> etree._Element:
+def _step_payload(bridge: Bridge, case_id: int, operation: str) -> etree._Element:
     with bridge.rt.store.begin() as conn:
         xml = (
             conn.execute(
                 select(deliveries.c.payload_xml).where(
-                    deliveries.c.case_id == case_id, deliveries.c.operation == "step"
+                    deliveries.c.case_id == case_id,
+                    deliveries.c.operation == operation,
                 )
             )
             .scalars()
@@ -46,36 +48,57 @@ def _status(bridge: Bridge, key: str) -> str:
         )
 
 
-def test_stale_step_is_recorded_and_not_sent(tmp_path: Path) -> None:
-    """After a case's completion reached the center, a late step for it is marked
-    stale, audited, and the center receives nothing more for that case."""
+#: per channel: the target of the steps, their operation there, the write
+#: that carries them, the case's key column and the write that ends the case
+STEPS = {
+    "window": ("center", "step", "center.receiveCourseInfo", cases.c.case_number,
+               "finish"),
+    "online": ("portal", "progress", "portal.postProgress", cases.c.filing_id,
+               "publish"),
+}
+
+
+def _steps_sent(flow: Flow, write: str, key: str) -> int:
+    """Step writes that took effect for the case ``key`` (keyed "key#seq")."""
+    counts = write_counts(flow.sims)[write]
+    return sum(n for name, n in counts.items() if name.startswith(f"{key}#"))
+
+
+@pytest.mark.parametrize("channel", ["window", "online"])
+def test_stale_step_is_recorded_and_not_sent(tmp_path: Path, channel: str) -> None:
+    """After a case's end reached a target (the center's completion, the
+    portal's result), a late step for it is marked stale, audited, and the
+    target receives no more steps for that case."""
+    target, operation, write, key_column, ending = STEPS[channel]
     flow = Flow.start(tmp_path, step_seconds=0.05)
     bridge = Bridge(load_config(flow.config_path))
     try:
-        (case,) = flow.file(online=0, window=1)
+        online = 1 if channel == "online" else 0
+        (case,) = flow.file(online=online, window=1 - online)
         deadline = time.monotonic() + 30
         while not flow.snapshot().finished(case) and time.monotonic() < deadline:
             bridge.run_once()
             time.sleep(0.1)
-        before = write_counts(flow.sims)["center.receiveCourseInfo"][case.key]
+        before = _steps_sent(flow, write, case.key)
         with bridge.rt.store.begin() as conn:
             case_id = conn.execute(
-                select(cases.c.id).where(cases.c.case_number == case.key)
+                select(cases.c.id).where(key_column == case.key)
             ).scalar_one()
-        late = _step_payload(bridge, case_id)
+        late = _step_payload(bridge, case_id, operation)
         _set(late, "seq", "99")
+        key = f"{target}:{operation}:{case_id}:99"
         with bridge.rt.store.begin() as conn:
             enqueue(
                 conn,
                 case_id,
-                "center",
-                "step",
-                f"center:step:{case_id}:99",
+                target,
+                operation,
+                key,
                 etree.tostring(late, encoding="unicode"),
             )
         bridge.run_once()
 
-        status = _status(bridge, f"center:step:{case_id}:99")
+        status = _status(bridge, key)
         with bridge.rt.store.begin() as conn:
             stale = (
                 conn.execute(
@@ -86,12 +109,13 @@ def test_stale_step_is_recorded_and_not_sent(tmp_path: Path) -> None:
             )
     finally:
         bridge.close()
-    after = write_counts(flow.sims)["center.receiveCourseInfo"][case.key]
+    after = _steps_sent(flow, write, case.key)
     flow.close()
 
+    assert before >= 2
     assert status == "stale"
     assert after == before
-    assert stale == ["step 99 arrived after the case's finish"]
+    assert stale == [f"step 99 arrived after the case's {ending}"]
 
 
 def test_step_waits_for_its_predecessor_up_to_the_bound(tmp_path: Path) -> None:

@@ -60,6 +60,9 @@ NEEDS_CASE_NUMBER = ("launch", "accept", "withdraw")
 NEEDS_FLOW = ("notify",)
 #: (target, operation) of the flow's steps, kept in order per case and target
 ORDERED = (("center", "step"), ("portal", "progress"))
+#: per target of ORDERED steps: the writes after which a case's steps are stale
+#: there (the center's completion or withdrawal, the portal's result or notice)
+ENDINGS = {"center": ("finish", "withdraw"), "portal": ("publish", "withdrawn")}
 
 #: one delivery of a case as the order of its steps sees it
 Sibling = tuple[str, str, str]  # operation, status, de-duplication key
@@ -935,8 +938,8 @@ def center_accept(rt: Runtime, job: Job) -> Outcome:
 def _in_order(rt: Runtime, job: Job) -> None:
     """Keep a case's steps in order at a target.
 
-    A step for a case whose completion (or withdrawal) the target already has
-    is stale. A step whose predecessor has not been seen yet waits for it, up
+    A step for a case whose end (ENDINGS: its completion or result, or its
+    withdrawal) the target already has is stale. A step whose predecessor has not been seen yet waits for it, up
     to ``delivery.order_wait_seconds``, and is then sent anyway.
     """
     seq = int(get(job.payload, "seq"))
@@ -947,11 +950,12 @@ def _in_order(rt: Runtime, job: Job) -> None:
             rows = _CASE_AT_TARGET.rows(
                 conn, {"b_case": job.case_id, "b_target": job.target}
             )
+    endings = ENDINGS[job.target]
     ended = next(
         (
             operation
             for operation, status, _key in rows
-            if operation in ("finish", "withdraw") and status == "done"
+            if operation in endings and status == "done"
         ),
         None,
     )
