@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             ["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)]
         )
     )
+    if args.work:
+        Path(args.work).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="govbridge-bench-", dir=args.work) as work:
         figures = measure(plan, Path(work), lambda line: print(line, flush=True))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -233,6 +233,9 @@ def _cpu(phase: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for index, row in enumerate(phase["runs"], start=1):
+        if row.get("error"):
+            lines.append(f"| {index} | {_through(row)} | | | | |")
+            continue
         lines.append(
             f"| {index} | {row['bridge_cpu_ms']:.1f} | {row['sims_cpu_ms']:.1f} | "
             f"{row['cpu_ratio']:.2f} | {row['floor_sims_cpu_ms']:.1f} | "

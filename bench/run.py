@@ -146,27 +146,19 @@ class Bench:
         for index in range(runs):
             floor, other = self.floor(templates, sample, delay, size, reference)
             bridge = self.backlog(templates, label, size, cap, delay)
-            rows.append(_pair_row(floor, bridge, other))
+            rows.append(pair_row(floor, bridge, other))
             self.say(
                 f"{label} run {index + 1}/{runs}: floor {floor.rate:.1f}/s, "
                 f"bridge {bridge.rate:.1f}/s, ratio {rows[-1]['ratio']:.2f}"
                 + (f" (requests floor {other.rate:.1f}/s)" if other else "")
             )
-        figures = {
+        return {
             "backlog": size,
             "cap_seconds": cap,
             "floor_sample": sample,
             "delay_seconds": delay,
-            "runs": rows,
-            "floor_rate": spread([r["floor_rate"] for r in rows]),
-            "bridge_rate": spread([r["bridge_rate"] for r in rows]),
-            "ratio": spread([r["ratio"] for r in rows]),
-            **{name: spread([r[name] for r in rows]) for name in CPU_FIGURES},
+            **pair_spreads(rows, reference),
         }
-        if reference:
-            figures["reference_rate"] = spread([r["reference_rate"] for r in rows])
-            figures["reference_ratio"] = spread([r["reference_ratio"] for r in rows])
-        return figures
 
     def memory(self, templates: Templates) -> dict[str, Any]:
         rows = []
@@ -230,7 +222,26 @@ def _progress(run: BacklogRun) -> dict[str, Any]:
     }
 
 
-def _pair_row(
+def pair_spreads(rows: list[dict[str, Any]], reference: bool) -> dict[str, Any]:
+    """The rows of a phase's pairs with the spread of each figure."""
+    figures = {
+        "runs": rows,
+        "floor_rate": spread([r["floor_rate"] for r in rows]),
+        "bridge_rate": spread([r["bridge_rate"] for r in rows]),
+        "ratio": spread([r["ratio"] for r in rows]),
+        # a run the bridge left early has no CPU per case to speak of
+        **{
+            name: spread([r[name] for r in rows if not r["error"]])
+            for name in CPU_FIGURES
+        },
+    }
+    if reference:
+        figures["reference_rate"] = spread([r["reference_rate"] for r in rows])
+        figures["reference_ratio"] = spread([r["reference_ratio"] for r in rows])
+    return figures
+
+
+def pair_row(
     floor: FloorRun, bridge: BacklogRun, reference: FloorRun | None = None
 ) -> dict[str, Any]:
     extra = {}

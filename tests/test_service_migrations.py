@@ -145,3 +145,65 @@ def test_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert current(conn) == head()
     engine.dispose()
+
+
+def test_store_downgraded_to_base_is_built_again(empty_engine: Engine) -> None:
+    """A downgrade to base leaves an empty version table behind: the next start
+    builds the schema again and stamps it at head."""
+    from alembic import command
+
+    from bridge.store.migrate import alembic_config
+
+    upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+        assert inspect(conn).get_table_names() == ["alembic_version"]
+
+    assert upgrade(empty_engine) == "none"
+
+    assert _differences(empty_engine) == []
+    with empty_engine.connect() as conn:
+        assert current(conn) == head()
+        rows = conn.execute(text("SELECT count(*) FROM alembic_version")).scalar()
+    assert rows == 1
+
+
+def test_processes_starting_together_on_a_new_sqlite_file_all_start(
+    tmp_path: Path,
+) -> None:
+    """Processes opening one new SQLite store at the same moment (three on each
+    of three files): each waits for the one that migrates, none fails on the
+    lock, and each store is stamped once."""
+    import subprocess
+    import sys
+    import time
+
+    probe = (
+        "import sys, time\n"
+        "import bridge.store.migrate\n"
+        "from bridge.store import open_store\n"
+        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "open_store(sys.argv[2]).dispose()\n"
+    )
+    urls = [f"sqlite:///{tmp_path / f'together{n}.sqlite'}" for n in range(3)]
+    start = str(time.time() + 4.0)  # once all nine have imported
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", probe, start, url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for url in urls
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 9, errors
+    for url in urls:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert current(conn) == head()
+            rows = conn.execute(text("SELECT count(*) FROM alembic_version"))
+            assert rows.scalar() == 1
+        engine.dispose()

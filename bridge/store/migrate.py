@@ -99,7 +99,10 @@ def upgrade(engine: Engine, *, replay: bool = False) -> str:
         before = _stamped(probe)
     if before == REVISION:
         return before
-    with engine.begin() as conn:
+    # on SQLite the write lock is taken up front (the store's BEGIN IMMEDIATE):
+    # processes starting together on a new file wait for each other's
+    # migration instead of failing when their read turns into a write
+    with engine.execution_options(sqlite_immediate=True).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         before = _stamped(conn)
@@ -107,7 +110,9 @@ def upgrade(engine: Engine, *, replay: bool = False) -> str:
             return before
         if before is None and not replay and _empty(conn):
             metadata.create_all(conn)
-            _VERSIONS.create(conn)
+            # an empty version table may be left over (a downgrade to base)
+            _VERSIONS.create(conn, checkfirst=True)
+            conn.execute(_VERSIONS.delete())
             conn.execute(_VERSIONS.insert().values(version_num=REVISION))
         else:
             _migrate(conn, replay)
