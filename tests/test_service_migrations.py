@@ -3,17 +3,21 @@ and bring a database made before migrations existed up to date."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from bridge.cli import main
-from bridge.store.migrate import current, head, upgrade
-from bridge.store.schema import metadata
+from bridge.store.migrate import alembic_config, current, head, upgrade
+from bridge.store.schema import REVISION, metadata
 
 BASELINE_TABLES = ("watermarks", "seen_records", "cases", "deliveries",
                    "dead_letters", "audit_log")
@@ -85,10 +89,6 @@ def test_database_from_before_migrations_is_brought_to_head(tmp_path: Path) -> N
 
 
 def _first_release_tables(engine: Engine) -> None:
-    from alembic import command
-
-    from bridge.store.migrate import alembic_config
-
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0001")
         conn.execute(text("DROP TABLE alembic_version"))
@@ -116,17 +116,12 @@ def test_db_upgrade_command_reports_the_revisions(
 def test_declared_revision_is_the_newest_script() -> None:
     """schema.REVISION, the stamp of a new store, names the newest migration:
     a script added without moving it (or the other way round) fails here."""
-    from bridge.store.schema import REVISION
-
     assert REVISION == head()
 
 
 def test_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
     """A new store and one already at the newest revision are brought up in a
     process that never imports Alembic (which a service would keep resident)."""
-    import subprocess
-    import sys
-
     url = f"sqlite:///{tmp_path / 'light.sqlite'}"
     probe = (
         "import sys\n"
@@ -150,10 +145,6 @@ def test_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
 def test_store_downgraded_to_base_is_built_again(empty_engine: Engine) -> None:
     """A downgrade to base leaves an empty version table behind: the next start
     builds the schema again and stamps it at head."""
-    from alembic import command
-
-    from bridge.store.migrate import alembic_config
-
     upgrade(empty_engine)
     with empty_engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
@@ -174,10 +165,6 @@ def test_processes_starting_together_on_a_new_sqlite_file_all_start(
     """Processes opening one new SQLite store at the same moment (three on each
     of three files): each waits for the one that migrates, none fails on the
     lock, and each store is stamped once."""
-    import subprocess
-    import sys
-    import time
-
     probe = (
         "import sys, time\n"
         "import bridge.store.migrate\n"

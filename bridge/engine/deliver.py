@@ -939,8 +939,9 @@ def _in_order(rt: Runtime, job: Job) -> None:
     """Keep a case's steps in order at a target.
 
     A step for a case whose end (ENDINGS: its completion or result, or its
-    withdrawal) the target already has is stale. A step whose predecessor has not been seen yet waits for it, up
-    to ``delivery.order_wait_seconds``, and is then sent anyway.
+    withdrawal) the target already has is stale. A step whose predecessor has
+    not been seen yet waits for it, up to ``delivery.order_wait_seconds``, and
+    is then sent anyway.
     """
     seq = int(get(job.payload, "seq"))
     predecessor = f"{job.target}:{job.operation}:{job.case_id}:{seq - 1}"
