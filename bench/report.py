@@ -313,6 +313,11 @@ def _method(figures: dict[str, Any]) -> str:
                 "fresh simulators for every run."
             ),
             (
+                "- The bridge keeps its threads on one processor, the least busy "
+                "when it starts (`[service] cpu`, by default `auto`); the "
+                "simulators and the floor's client are left to the kernel."
+            ),
+            (
                 "- The floor posts the bytes the bridge itself sent for one online filing "
                 "and one window case (captured through a recording proxy), with the keys "
                 "swapped for each new case's, one request at a time over one pooled "

@@ -130,6 +130,9 @@ class ServiceConfig:
     log_level: str = "INFO"
     instance: str = ""
     daily_at: str = "02:30"
+    #: where ``govbridge run`` keeps its threads: "auto", "none" or a
+    #: processor number (bridge/service/cpu.py)
+    cpu: str | int = "auto"
 
 
 @dataclass

@@ -169,3 +169,25 @@ def test_many_rows_go_in_as_core_would_put_them(store: Store) -> None:
     assert [(key, at.replace(tzinfo=UTC), token) for key, at, token in stored] == [
         (f"center:step:{case_id}:{seq}", AT, 0) for seq in (1, 2, 3)
     ]
+
+
+def test_sqlite_hands_out_the_connection_that_wrote_last(tmp_path: Path) -> None:
+    """SQLite drops a connection's page cache when another connection wrote
+    since: the pool hands back the connection returned last, so a writer
+    following a writer finds its pages still cached."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    try:
+        first = store.engine.connect()
+        second = store.engine.connect()
+        first_driver = first.connection.dbapi_connection
+        second_driver = second.connection.dbapi_connection
+        assert first_driver is not second_driver
+        first.close()
+        second.close()  # returned last
+
+        with store.writing() as conn:
+            assert conn.connection.dbapi_connection is second_driver
+        with store.reading() as conn:
+            assert conn.connection.dbapi_connection is second_driver
+    finally:
+        store.dispose()

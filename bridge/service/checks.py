@@ -18,6 +18,7 @@ from bridge.config import (
     config_from_dict,
 )
 from bridge.errors import BridgeError
+from bridge.service.cpu import setting_problem
 
 #: the secrets each counterpart needs to log in
 REQUIRED_SECRETS = {"center": "secret", "oa": "password", "portal": "password"}
@@ -144,6 +145,9 @@ def problems_of(config: Config) -> list[str]:
         problems.append("bridge.store: empty")
     if not _is_clock_time(service.daily_at):
         problems.append(f"service.daily_at: {service.daily_at} is not HH:MM")
+    cpu_problem = setting_problem(service.cpu)
+    if cpu_problem:
+        problems.append(cpu_problem)
     return problems
 
 

@@ -25,6 +25,7 @@ def run_daemon(config_path: str | Path | None) -> int:
     """Check the configuration, start the bridge, run until told to stop."""
     from bridge.engine.bridge import Bridge
     from bridge.service.checks import problems_of
+    from bridge.service.cpu import pin
     from bridge.service.memory import cap_malloc_arenas
 
     cap_malloc_arenas()
@@ -35,6 +36,7 @@ def run_daemon(config_path: str | Path | None) -> int:
     problems = problems_of(config)
     if problems:
         raise ConfigError("; ".join(problems), system="config")
+    pin(config.service.cpu)
     stop = threading.Event()
     reload = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

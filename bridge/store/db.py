@@ -167,7 +167,10 @@ def open_store(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # the connection returned last is handed out next: SQLite keeps a page
+        # cache per connection and drops it when another connection wrote
+        # since, so reusing the one that wrote last saves re-reading pages
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_use_lifo=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
