@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,13 @@ import pytest
 from bridge.config import config_from_dict
 from bridge.errors import ConfigError
 from bridge.service.checks import problems_of
-from bridge.service.cpu import busy_times, least_busy, pin, setting_problem
+from bridge.service.cpu import (
+    busy_times,
+    least_busy,
+    pin,
+    processor,
+    setting_problem,
+)
 from tests.bridgerun import Flow
 
 STAT = """cpu  900 0 300 5000 100 0 10 0 0 0
@@ -26,22 +35,38 @@ ctxt 678
 
 
 def test_cpu_setting_takes_auto_none_or_a_processor_number() -> None:
-    for good in ("auto", "none", "AUTO", 0, 3):
-        assert setting_problem(good) is None
+    for given, taken in (("auto", "auto"), (" None ", "none"), ("AUTO", "auto"),
+                         (0, 0), (3, 3), ("1", 1)):
+        assert processor(given) == taken
     for bad, said in (("fast", "'fast'"), (-1, "negative"), (True, "True"),
-                      (1.5, "1.5")):
-        problem = setting_problem(bad)
-        assert problem is not None
-        assert problem.startswith("service.cpu:") and said in problem
+                      (1.5, "1.5"), ("", "''"), ("-1", "'-1'")):
+        with pytest.raises(ConfigError) as raised:
+            processor(bad)
+        assert raised.value.message.startswith("service.cpu:")
+        assert said in raised.value.message
+        assert setting_problem(bad) == raised.value.message
 
 
 def test_config_check_names_a_bad_cpu_setting() -> None:
-    config = config_from_dict({"service": {"cpu": "fastest"}})
-    assert any(p.startswith("service.cpu: 'fastest'") for p in problems_of(config))
-    assert not any(
-        p.startswith("service.cpu")
-        for p in problems_of(config_from_dict({"service": {"cpu": 1}}))
-    )
+    """A word it does not know, or a processor this process may not use, is a
+    problem ``config check`` (and a reload) reports before any start."""
+    allowed = sorted(os.sched_getaffinity(0))
+    beyond = max(allowed) + 1
+
+    def problems(cpu: object) -> list[str]:
+        config = config_from_dict({"service": {"cpu": cpu}})
+        return [p for p in problems_of(config) if p.startswith("service.cpu")]
+
+    assert problems("fastest") == [
+        "service.cpu: 'fastest' is not \"auto\", \"none\" or a processor number"
+    ]
+    assert problems(beyond) == [
+        f"service.cpu: processor {beyond} is not one this process may use"
+        f" ({', '.join(str(cpu) for cpu in allowed)})"
+    ]
+    assert problems(allowed[-1]) == []
+    assert problems(str(allowed[0])) == []
+    assert problems("auto") == []
 
 
 def test_busy_times_reads_each_processor_from_proc_stat(tmp_path: Path) -> None:
@@ -62,11 +87,58 @@ def test_auto_picks_the_least_busy_processor_and_spreads_ties() -> None:
     assert least_busy(before, level, {0, 1, 2}, tiebreak=4) == 0
     assert least_busy(before, level, {0, 1, 2}, tiebreak=5) == 1
 
+    # a short sample: one tick apart (of 10) is within the counting's error
+    coarse = {0: (0, 10), 1: (1, 10), 2: (9, 10)}
+    assert {least_busy(before, coarse, {0, 1, 2}, tb) for tb in (4, 5)} == {0, 1}
+
+
+def test_auto_leaves_out_processors_the_readings_do_not_show() -> None:
+    """A processor missing from /proc/stat (a container's view of it may
+    number them otherwise) is not taken for an idle one."""
+    before = {0: (0, 0), 1: (0, 0)}
+    after = {0: (50, 100), 1: (60, 100)}
+    assert {least_busy(before, after, {0, 1, 5}, tb) for tb in range(6)} == {0}
+    assert least_busy({}, {}, {3, 5}, tiebreak=7) == 5  # nothing read: the pid
+
+
+def test_busy_times_skips_lines_it_cannot_read(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu0 1 2\ncpu1 a b c d\ncpu2 1 0 1 8 0 0 0 0\n", "ascii")
+    assert busy_times(stat) == {2: (2, 10)}
+
 
 def test_none_leaves_the_affinity_alone() -> None:
     allowed = os.sched_getaffinity(0)
     assert pin("none") is None
     assert os.sched_getaffinity(0) == allowed
+
+
+PIN_WITH_A_THREAD_RUNNING = """
+import os, sys, threading
+from bridge.service.cpu import pin
+ready, stop = threading.Event(), threading.Event()
+def run():
+    ready.set()
+    stop.wait(30)
+thread = threading.Thread(target=run)
+thread.start()
+ready.wait(30)
+cpu = pin(int(sys.argv[1]))
+print(cpu, sorted(os.sched_getaffinity(thread.native_id)))
+stop.set()
+thread.join()
+"""
+
+
+def test_threads_already_running_are_pinned_too() -> None:
+    """Not only the thread that pins, and those it starts later: a thread
+    started before the pin is moved as well."""
+    cpu = max(os.sched_getaffinity(0))
+    done = subprocess.run(
+        [sys.executable, "-c", PIN_WITH_A_THREAD_RUNNING, str(cpu)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert done.stdout.splitlines()[-1] == f"{cpu} [{cpu}]"
 
 
 def test_a_processor_the_process_may_not_use_is_refused() -> None:
@@ -120,5 +192,19 @@ def test_the_service_keeps_every_thread_where_the_setting_says(
         assert pinned["cpu"] in allowed
         if setting == "last":
             assert pinned["cpu"] == allowed[-1]
+            _reload_keeps_the_processor(flow, process.pid, cpu)
     finally:
         flow.close()
+
+
+def _reload_keeps_the_processor(flow: Flow, pid: int, cpu: object) -> None:
+    """A SIGHUP that changes ``service.cpu`` is refused (it applies at a
+    start only), so the settings in force stay the ones the process runs."""
+    text = flow.config_path.read_text(encoding="utf-8")
+    assert f"cpu = {cpu}\n" in text
+    flow.config_path.write_text(text.replace(f"cpu = {cpu}\n", 'cpu = "none"\n'))
+    os.kill(pid, signal.SIGHUP)
+    refused = _event(flow, "bridge.reload_refused")
+    assert "service.cpu: changed; needs a restart" in str(refused["error"])
+    tasks = os.listdir(f"/proc/{pid}/task")
+    assert {_allowed_list(pid, task) for task in tasks} == {str(cpu)}

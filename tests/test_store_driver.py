@@ -191,3 +191,17 @@ def test_sqlite_hands_out_the_connection_that_wrote_last(tmp_path: Path) -> None
             assert conn.connection.dbapi_connection is second_driver
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_store_opens(url: str) -> None:
+    """An in-memory SQLite store (one connection per thread) opens and
+    writes; the file store's pool settings are not given to it."""
+    store = open_store(url)
+    try:
+        case_id = _case(store)
+        with store.reading() as conn:
+            found = conn.execute(select(cases.c.id)).scalar_one()
+        assert found == case_id
+    finally:
+        store.dispose()

@@ -51,6 +51,8 @@ RELEASE_MARGIN_SECONDS = 1.0
 
 #: sections whose change needs a restart: they build the store and the adapters
 RESTART_SECTIONS = ("store", "center", "oa", "portal", "bureau", "bureaus")
+#: single settings that take effect only when the process starts
+RESTART_SETTINGS = (("service", "cpu"),)
 
 
 class ActiveJobs:
@@ -322,7 +324,9 @@ class Bridge:
             # a changed mapping may make more of a flow than before: the next
             # sweep maps every open flow again
             conn.execute(
-                update(cases).where(cases.c.flow_open.is_(True)).values(swept_digest=None)
+                update(cases)
+                .where(cases.c.flow_open.is_(True))
+                .values(swept_digest=None)
             )
         log.info("bridge.reloaded", bureau=config.bureau)
         self._audit_configuration("changed")
@@ -364,6 +368,11 @@ class Bridge:
             name
             for name in RESTART_SECTIONS
             if getattr(config, name) != getattr(self.rt.config, name)
+        ] + [
+            f"{section}.{name}"
+            for section, name in RESTART_SETTINGS
+            if getattr(getattr(config, section), name)
+            != getattr(getattr(self.rt.config, section), name)
         ]
         if changed:
             problems.append(f"{', '.join(changed)}: changed; needs a restart")

@@ -1,18 +1,19 @@
 """Keeping the service's threads on one processor.
 
 The bridge's Python code runs under CPython's global interpreter lock: its
-threads take turns, so the process computes on one processor at a time however
-many it may use. Spread over several, each hand-over of the lock wakes a thread
-on another processor, and that costs more than much of the work handed over:
-in the benchmarks, unpinned, over a third of the bridge's CPU time went to the
-kernel switching threads; pinned to one processor, the bridge carried 1.4 to
-1.5 times as many cases per second.
+threads take turns, so the process runs Python on one processor at a time
+however many it may use. Spread over several, each hand-over of the lock wakes
+a thread on another processor, and that costs more than much of the work
+handed over: in the benchmarks, unpinned, over a third of the bridge's CPU
+time went to the kernel switching threads; pinned to one processor, the bridge
+carried 1.4 to 1.5 times as many cases per second. What runs outside the lock
+(SQLite, parsing, hashing) shares that processor too, which costs less.
 
 ``[service] cpu`` sets where ``govbridge run`` keeps its threads: ``"auto"``
-(the default) picks the least busy processor the process may use, a number
-names one, ``"none"`` leaves the choice to the kernel. The kernel still moves
-other, unpinned processes off a busy processor. Where the platform has no CPU
-affinity (only Linux is supported) the setting does nothing.
+(the default) picks the least busy of the processors the process may use, a
+number names one of them, ``"none"`` leaves the choice to the kernel. The
+choice is made once, at start. Where the platform has no CPU affinity (only
+Linux is supported) the setting does nothing.
 """
 
 from __future__ import annotations
@@ -29,22 +30,49 @@ log = structlog.get_logger()
 
 AUTO = "auto"
 NONE = "none"
-#: how long ``auto`` watches the processors before it picks one
-SAMPLE_SECONDS = 0.1
-#: processors whose busy shares differ by less than this are equally busy;
-#: among them the process id decides, so instances started together spread
+#: how long ``auto`` watches the processors before it picks one (the kernel
+#: counts their time in ticks of 10 ms: half a second gives 50 per processor)
+SAMPLE_SECONDS = 0.5
+#: processors whose busy shares differ by less than this (or by less than two
+#: ticks) are equally busy; among them the process id decides
 EQUALLY_BUSY = 0.05
+
+Reading = dict[int, tuple[int, int]]
+
+
+def processor(value: object) -> str | int:
+    """``value`` as a ``service.cpu`` setting: ``"auto"``, ``"none"`` or a
+    number (digits in a string count as the number); ConfigError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ConfigError(f"service.cpu: {value} is negative", system="config")
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in (AUTO, NONE):
+            return word
+        if word.isdigit():
+            return int(word)
+    raise ConfigError(
+        f'service.cpu: {value!r} is not "auto", "none" or a processor number',
+        system="config",
+    )
 
 
 def setting_problem(value: object) -> str | None:
-    """Why ``value`` is not a ``service.cpu`` setting, or None when it is one."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return f'service.cpu: {value!r} is not "auto", "none" or a processor number'
-    if isinstance(value, int):
-        return None if value >= 0 else f"service.cpu: {value} is negative"
-    if value.strip().lower() in (AUTO, NONE):
-        return None
-    return f'service.cpu: {value!r} is not "auto", "none" or a processor number'
+    """Why ``value`` cannot be this process's ``service.cpu``, or None: a
+    number must name a processor the process may use."""
+    try:
+        setting = processor(value)
+    except ConfigError as exc:
+        return exc.message
+    allowed = allowed_cpus()
+    if isinstance(setting, int) and allowed is not None and setting not in allowed:
+        return (
+            f"service.cpu: processor {setting} is not one this process may use"
+            f" ({_listed(allowed)})"
+        )
+    return None
 
 
 def allowed_cpus() -> set[int] | None:
@@ -55,18 +83,24 @@ def allowed_cpus() -> set[int] | None:
     return set(getter(0))
 
 
-def busy_times(stat: Path = Path("/proc/stat")) -> dict[int, tuple[int, int]]:
-    """Per processor: (busy, total) clock ticks since boot, from ``stat``."""
-    times: dict[int, tuple[int, int]] = {}
+def busy_times(stat: Path = Path("/proc/stat")) -> Reading:
+    """Per processor: (busy, total) clock ticks since boot, from ``stat``;
+    lines that do not read as numbers are left out."""
+    times: Reading = {}
     try:
         lines = stat.read_text(encoding="ascii").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return times
     for line in lines:
         name, _, rest = line.partition(" ")
         if not name.startswith("cpu") or not name[3:].isdigit():
             continue
-        ticks = [int(field) for field in rest.split()]
+        try:
+            ticks = [int(field) for field in rest.split()]
+        except ValueError:
+            continue
+        if len(ticks) < 4:
+            continue
         idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
         total = sum(ticks[:8])  # guest time is counted in user time already
         times[int(name[3:])] = (total - idle, total)
@@ -74,27 +108,37 @@ def busy_times(stat: Path = Path("/proc/stat")) -> dict[int, tuple[int, int]]:
 
 
 def least_busy(
-    before: dict[int, tuple[int, int]],
-    after: dict[int, tuple[int, int]],
-    candidates: set[int],
-    tiebreak: int,
+    before: Reading, after: Reading, candidates: set[int], tiebreak: int
 ) -> int:
-    """The candidate processor busiest least between two ``busy_times``
-    readings; among the equally busy, ``tiebreak`` (a process id) picks."""
-    shares = {}
+    """The least busy candidate between two ``busy_times`` readings; among the
+    equally busy, ``tiebreak`` (a process id) picks. Candidates the readings
+    do not show are left out, unless none shows: then ``tiebreak`` picks."""
+    shares: dict[int, float] = {}
+    ticks = 0
     for cpu in sorted(candidates):
-        busy = after.get(cpu, (0, 0))[0] - before.get(cpu, (0, 0))[0]
-        total = after.get(cpu, (0, 0))[1] - before.get(cpu, (0, 0))[1]
-        shares[cpu] = busy / total if total > 0 else 0.0
+        if cpu not in before or cpu not in after:
+            continue
+        busy = after[cpu][0] - before[cpu][0]
+        total = after[cpu][1] - before[cpu][1]
+        if total > 0:
+            shares[cpu] = busy / total
+            ticks = total if not ticks else min(ticks, total)
+    if not shares:
+        ordered = sorted(candidates)
+        return ordered[tiebreak % len(ordered)]
+    band = max(EQUALLY_BUSY, 2 / ticks)
     lowest = min(shares.values())
-    idle = [cpu for cpu, share in shares.items() if share - lowest < EQUALLY_BUSY]
+    idle = [cpu for cpu, share in shares.items() if share - lowest < band]
     return idle[tiebreak % len(idle)]
 
 
-def pin(setting: str | int, sample_seconds: float = SAMPLE_SECONDS) -> int | None:
+def pin(value: object, sample_seconds: float = SAMPLE_SECONDS) -> int | None:
     """Keep every thread of this process, and those it starts later, on one
-    processor chosen by ``setting``; the processor, or None when not pinned."""
-    if isinstance(setting, str) and setting.strip().lower() == NONE:
+    processor chosen by the ``service.cpu`` setting ``value``; the processor,
+    or None when not pinned."""
+    setting = processor(value)
+    if setting == NONE:
+        log.info("service.cpu_not_pinned", reason="service.cpu is none")
         return None
     allowed = allowed_cpus()
     if allowed is None:
@@ -104,7 +148,7 @@ def pin(setting: str | int, sample_seconds: float = SAMPLE_SECONDS) -> int | Non
         if setting not in allowed:
             raise ConfigError(
                 f"service.cpu: processor {setting} is not one this process may use"
-                f" ({', '.join(str(cpu) for cpu in sorted(allowed))})",
+                f" ({_listed(allowed)})",
                 system="config",
             )
         chosen = setting
@@ -120,11 +164,19 @@ def pin(setting: str | int, sample_seconds: float = SAMPLE_SECONDS) -> int | Non
 
 
 def _set_affinity(cpu: int) -> None:
-    """Pin the calling thread (which later threads inherit from) and every
+    """Pin the calling thread (later threads inherit its affinity) and every
     thread already running."""
     os.sched_setaffinity(0, {cpu})
-    for task in Path("/proc/self/task").iterdir():
+    try:
+        tasks = [int(task.name) for task in Path("/proc/self/task").iterdir()]
+    except OSError:
+        return  # no /proc: only the calling thread and its later ones
+    for task in tasks:
         try:
-            os.sched_setaffinity(int(task.name), {cpu})
-        except (ProcessLookupError, ValueError):
+            os.sched_setaffinity(task, {cpu})
+        except ProcessLookupError:
             continue  # the thread ended meanwhile
+
+
+def _listed(cpus: set[int]) -> str:
+    return ", ".join(str(cpu) for cpu in sorted(cpus))

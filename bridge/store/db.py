@@ -165,12 +165,15 @@ def open_store(
     """Open the store at a SQLAlchemy URL; SQLite files get their folder made."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # the connection returned last is handed out next: SQLite keeps a page
-        # cache per connection and drops it when another connection wrote
-        # since, so reusing the one that wrote last saves re-reading pages
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_use_lifo=True)
+            # the connection returned last is handed out next: SQLite keeps a
+            # page cache per connection and drops it when another connection
+            # wrote since, so reusing the one that wrote last saves re-reading
+            # pages (an in-memory store has one connection per thread instead)
+            pool["pool_use_lifo"] = True
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
