@@ -68,9 +68,10 @@ def setting_problem(value: object) -> str | None:
         return exc.message
     allowed = allowed_cpus()
     if isinstance(setting, int) and allowed is not None and setting not in allowed:
+        listed = ", ".join(str(cpu) for cpu in sorted(allowed))
         return (
             f"service.cpu: processor {setting} is not one this process may use"
-            f" ({_listed(allowed)})"
+            f" ({listed})"
         )
     return None
 
@@ -113,20 +114,16 @@ def least_busy(
     """The least busy candidate between two ``busy_times`` readings; among the
     equally busy, ``tiebreak`` (a process id) picks. Candidates the readings
     do not show are left out, unless none shows: then ``tiebreak`` picks."""
-    shares: dict[int, float] = {}
-    ticks = 0
-    for cpu in sorted(candidates):
-        if cpu not in before or cpu not in after:
-            continue
-        busy = after[cpu][0] - before[cpu][0]
-        total = after[cpu][1] - before[cpu][1]
-        if total > 0:
-            shares[cpu] = busy / total
-            ticks = total if not ticks else min(ticks, total)
+    spans = {
+        cpu: (after[cpu][0] - before[cpu][0], after[cpu][1] - before[cpu][1])
+        for cpu in sorted(candidates)
+        if cpu in before and cpu in after
+    }
+    shares = {cpu: busy / total for cpu, (busy, total) in spans.items() if total > 0}
     if not shares:
         ordered = sorted(candidates)
         return ordered[tiebreak % len(ordered)]
-    band = max(EQUALLY_BUSY, 2 / ticks)
+    band = max(EQUALLY_BUSY, 2 / min(spans[cpu][1] for cpu in shares))
     lowest = min(shares.values())
     idle = [cpu for cpu, share in shares.items() if share - lowest < band]
     return idle[tiebreak % len(idle)]
@@ -136,6 +133,9 @@ def pin(value: object, sample_seconds: float = SAMPLE_SECONDS) -> int | None:
     """Keep every thread of this process, and those it starts later, on one
     processor chosen by the ``service.cpu`` setting ``value``; the processor,
     or None when not pinned."""
+    problem = setting_problem(value)
+    if problem:
+        raise ConfigError(problem, system="config")
     setting = processor(value)
     if setting == NONE:
         log.info("service.cpu_not_pinned", reason="service.cpu is none")
@@ -145,12 +145,6 @@ def pin(value: object, sample_seconds: float = SAMPLE_SECONDS) -> int | None:
         log.info("service.cpu_not_pinned", reason="no CPU affinity on this platform")
         return None
     if isinstance(setting, int):
-        if setting not in allowed:
-            raise ConfigError(
-                f"service.cpu: processor {setting} is not one this process may use"
-                f" ({_listed(allowed)})",
-                system="config",
-            )
         chosen = setting
     elif len(allowed) == 1:
         chosen = next(iter(allowed))
@@ -176,7 +170,3 @@ def _set_affinity(cpu: int) -> None:
             os.sched_setaffinity(task, {cpu})
         except ProcessLookupError:
             continue  # the thread ended meanwhile
-
-
-def _listed(cpus: set[int]) -> str:
-    return ", ".join(str(cpu) for cpu in sorted(cpus))
