@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from bridge.audit.chain import entry_hash
+from bridge.audit.crypto import PrivateKey, PublicKey
 from bridge.cli import main
 from bridge.config import load_config
 from bridge.errors import ConfigError
@@ -280,3 +281,21 @@ def test_unknown_algorithm_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="audit.hash"):
         open_configured(config_path)
+
+
+#: an SM2 key pair whose public point's x starts with 0x04, like one key in 256
+SM2_PRIVATE = "7748b5ea2939436635296516cab7efab498474a889cd98f4a6d8bf3fd7bc2e69"
+SM2_PUBLIC = (
+    "04dc54b73afe4c802e1ceabf016a9fad95cf6ff2ea4700abbb966289fec98890"
+    "a13310e3a6a6e1fbfff1ad9f6675d5beabf4f6e48907f5748d3464877b818b37"
+)
+
+
+def test_an_sm2_key_starting_with_04_signs_and_verifies() -> None:
+    """A public key whose hex starts with "04" is not taken for a marked point
+    (gmssl would strip its leading 0s and 4s): its signatures verify, and a
+    changed message does not."""
+    key = PrivateKey("sm2", SM2_PRIVATE, PublicKey("sm2", SM2_PUBLIC))
+    signature = key.sign(b"checkpoint 1")
+    assert key.public.verify(b"checkpoint 1", signature)
+    assert not key.public.verify(b"checkpoint 2", signature)

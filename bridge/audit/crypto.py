@@ -144,7 +144,12 @@ def _ed25519_verify(public_hex: str, message: bytes, signature: str) -> bool:
 def _sm2(private_hex: str | None, public_hex: str) -> Any:
     from gmssl import sm2  # type: ignore[import-untyped]
 
-    return sm2.CryptSM2(private_key=private_hex, public_key=public_hex)
+    curve = sm2.CryptSM2(private_key=private_hex, public_key=public_hex)
+    # gmssl takes a leading "04" for the uncompressed-point marker and strips
+    # it with lstrip, which also eats the key's own leading 0s and 4s: one key
+    # in 256 (x starting with 0x04) would sign and verify with a wrong point
+    curve.public_key = public_hex
+    return curve
 
 
 def _sm2_generate() -> PrivateKey:
