@@ -217,16 +217,17 @@ def _fill(
 ) -> None:
     made: dict[str, etree._Element] = {}  # the elements at the paths written
     for spec in fields:
-        values = _convert(run, spec, read)
-        if spec.constant is None and not values:
-            continue
-        _write(
-            element,
-            spec.target,
-            values or [""],
-            interchange=interchange_target,
-            made=made,
-        )
+        if spec.constant is not None:
+            values = [spec.constant]
+        elif spec.join is None and not spec.split:
+            values = _convert_first(run, spec, read)
+            if not values:
+                continue
+        else:
+            values = _convert(run, spec, read)
+            if not values:
+                continue
+        _write(element, spec.target, values, interchange=interchange_target, made=made)
 
 
 def _fill_lists(
@@ -280,12 +281,19 @@ def _convert(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
 
 def _convert_first(run: _Run, spec: FieldSpec, read: Reader) -> list[str]:
     """``_convert`` of a field that neither joins nor splits: the first value
-    that is not empty once cleaned, converted (most fields are so)."""
+    that is not empty once cleaned, converted (most fields are so). The loop
+    is ``_clean`` written out: it runs for nearly every field of every record."""
+    empties = run.mapping.empties if run.inbound else ()
     for source in spec.sources:
         for value in read(source):
-            cleaned = _clean(run, spec, value)
-            if cleaned:
-                return [_code_and_date(run, spec, cleaned)]
+            if spec.halfwidth:
+                value = halfwidth(value)
+            if spec.trim:
+                value = value.strip()
+            if value and (not empties or value.strip() not in empties):
+                if spec.code is None and not spec.dates:
+                    return [value]
+                return [_code_and_date(run, spec, value)]
     if spec.default:
         return [spec.default]
     if spec.required:
@@ -417,7 +425,7 @@ def _write(
     interchange: bool,
     made: dict[str, etree._Element] | None = None,
 ) -> None:
-    elements_path, attribute = _split_attribute(path)
+    elements_path, attribute = _target_split(path)
     if attribute:
         target = (
             _ensure(element, elements_path, interchange=interchange, made=made)
@@ -436,6 +444,12 @@ def _write(
         _ensure(
             element, path, interchange=interchange, new_last=True, made=made
         ).text = value
+
+
+@functools.lru_cache(maxsize=4096)
+def _target_split(path: str) -> tuple[str, str | None]:
+    """``_split_attribute`` of a target path, worked out once per path."""
+    return _split_attribute(path)
 
 
 def _ensure(
@@ -463,11 +477,15 @@ def _ensure(
             if known is not None:
                 current, start = known, index + 1
                 break
+    fresh = False  # whether ``current`` was made here: then it has no children
     for index in range(start, len(steps)):
         tag, attributes, prefix = steps[index]
-        found = None if index >= resolved else _matching_child(current, tag, attributes)
+        found = None
+        if index < resolved and not fresh:
+            found = _matching_child(current, tag, attributes)
         if found is None:
             found = etree.SubElement(current, tag, attributes)
+            fresh = True
         current = found
         if made is not None and index < resolved:
             made[prefix] = current
@@ -502,6 +520,8 @@ def _parse_step(step: str) -> tuple[str, dict[str, str]]:
 def _matching_child(
     parent: etree._Element, tag: str, attributes: dict[str, str]
 ) -> etree._Element | None:
+    if not attributes:
+        return next(parent.iterchildren(tag), None)
     for child in parent.iterchildren(tag):
         if all(child.get(key) == value for key, value in attributes.items()):
             return child
