@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak venv clean
+.PHONY: demo test soak lint venv clean
 
 $(BIN)/govbridge: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: venv
 
 soak: venv
 	$(BIN)/python -m pytest -q -m soak
+
+lint: venv
+	$(BIN)/pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check bridge tests bench
 
 # Benchmarks (bench/): about 30 minutes, rewrites docs/BENCHMARKS.md.
 .PHONY: bench

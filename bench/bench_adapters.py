@@ -34,6 +34,7 @@ import zeep
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
+from bridge.adapters import envelope
 from bridge.adapters.center import BINDING as CENTER_BINDING
 from bridge.adapters.center import PROLOG, CenterAdapter
 from bridge.adapters.center import WSDL_PATH as CENTER_WSDL
@@ -41,7 +42,6 @@ from bridge.adapters.oa import OaAdapter
 from bridge.adapters.portal import BINDING as PORTAL_BINDING
 from bridge.adapters.portal import WSDL_PATH as PORTAL_WSDL
 from bridge.adapters.portal import PortalAdapter
-from bridge.adapters import envelope
 from bridge.adapters.transport import make_session, zeep_settings
 from bridge.paths import WSDL_DIR
 from bridge.sim.center import CenterSimulator

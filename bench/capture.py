@@ -1,8 +1,9 @@
 """Capture the real SOAP exchanges of one online filing and one window case.
 
 The bridge runs as a subprocess against recording proxies in front of the
-simulators, so whatever HTTP client it uses, its bytes are kept; the result is a set of request templates per
-route, with the keys that a replay swaps for those of a new case.
+simulators, so whatever HTTP client it uses, its bytes are kept; the result is a
+set of request templates per route, with the keys that a replay swaps for those
+of a new case.
 """
 
 from __future__ import annotations

@@ -101,8 +101,9 @@ def _header(figures: dict[str, Any], command: str) -> str:
             "# Benchmarks",
             "",
             (
-                f"Written by `{command}` ({figures['plan']['name']} plan) on {when}, "
-                f"in {figures['elapsed_seconds'] / 60:.1f} minutes. Do not edit by hand."
+                f"Written by `{command}` ({figures['plan']['name']} plan) on "
+                f"{when}, in {figures['elapsed_seconds'] / 60:.1f} minutes. "
+                "Do not edit by hand."
             ),
             "",
             (
@@ -180,9 +181,10 @@ def _pairs(title: str, phase: dict[str, Any]) -> str:
         f"## {title}",
         "",
         (
-            f"Backlog of {phase['backlog']} cases (half online filings, half window "
-            f"cases), each run capped at {phase['cap_seconds']:.0f} s; the floor replays "
-            f"{phase['floor_sample']} cases of the same mix from simulators holding "
+            f"Backlog of {phase['backlog']} cases (half online filings, half "
+            f"window cases), each run capped at {phase['cap_seconds']:.0f} s; the "
+            f"floor replays {phase['floor_sample']} cases of the same mix from "
+            "simulators holding "
             "the same backlog. Cases per second."
         ),
         "",
@@ -279,8 +281,9 @@ def _latency(figures: dict[str, Any]) -> str:
         "## Latency from a change to its arrival",
         "",
         (
-            f"Steady load of {latency['rate']:g} cases/s for {latency['seconds']:.0f} s, "
-            "the OA's flows stepped by the benchmark one node at a time."
+            f"Steady load of {latency['rate']:g} cases/s for "
+            f"{latency['seconds']:.0f} s, the OA's flows stepped by the benchmark "
+            "one node at a time."
         ),
         "",
         "| source | changes | p50 s | p99 s |",
@@ -318,14 +321,15 @@ def _method(figures: dict[str, Any]) -> str:
                 "simulators and the floor's client are left to the kernel."
             ),
             (
-                "- The floor posts the bytes the bridge itself sent for one online filing "
-                "and one window case (captured through a recording proxy), with the keys "
-                "swapped for each new case's, one request at a time over one pooled "
-                "connection of the bridge's own HTTP client (bridge/adapters/http.py): "
-                "the route's writes, its attachment reads, one read of its flow, and one "
-                "listing page per page of cases. Its simulators hold the backlog the "
-                "paired bridge run starts with, so each listing costs their server what "
-                "it costs in the bridge run."
+                "- The floor posts the bytes the bridge itself sent for one online "
+                "filing and one window case (captured through a recording proxy), "
+                "with the keys swapped for each new case's, one request at a time "
+                "over one pooled connection of the bridge's own HTTP client "
+                "(bridge/adapters/http.py): the route's writes, its attachment "
+                "reads, one read of its flow, and one listing page per page of "
+                "cases. Its simulators hold the backlog the paired bridge run starts "
+                "with, so each listing costs their server what it costs in the "
+                "bridge run."
             ),
             (
                 "- Without delay, the same replay of another sample of cases over a "
@@ -334,21 +338,23 @@ def _method(figures: dict[str, Any]) -> str:
                 "the faster floor."
             ),
             (
-                "- A bridge run counts the cases whose result reached both the center and "
-                "the portal. A run stopped at its cap counts case equivalents instead: "
+                "- A bridge run counts the cases whose result reached both the "
+                "center and the portal. A run stopped at its cap counts case "
+                "equivalents instead: "
                 "the writes that took effect in the simulators' request logs over the "
                 f"{figures['writes_per_case']:g} writes one case of the mix needs on "
                 "average. Time is counted from the bridge's `bridge.started` log event."
             ),
             (
-                "- Ratios are taken pair by pair (floor run i, bridge run i), then the "
-                "median. The delay comparison's floor is the one-at-a-time rate with the "
-                "same delay."
+                "- Ratios are taken pair by pair (floor run i, bridge run i), then "
+                "the median. The delay comparison's floor is the one-at-a-time rate "
+                "with the same delay."
             ),
             (
-                "- Latency: arrivals are read from the request logs every 50 ms; a paged "
-                "change arrives when the center registers the filing or the OA launches "
-                "the window case's flow, a flow step when the center records it."
+                "- Latency: arrivals are read from the request logs every 50 ms; a "
+                "paged change arrives when the center registers the filing or the OA "
+                "launches the window case's flow, a flow step when the center "
+                "records it."
             ),
             "",
         ]

@@ -24,12 +24,14 @@ from bridge.service.demo import (
 from bridge.sim.admin import SimAdmin
 from bridge.sim.runner import SimulatorSet, start_all
 
-
 #: the portal's result code for an approval (mappings/hbj/portal.yaml)
 PORTAL_APPROVED = "1"
 
 #: per bureau, the OA form's applicant and decision columns (its profile)
-FORM_COLUMNS = {"hbj": ("申请单位或个人", "审批结果"), FORESTRY: ("申请人名称", "办理结果")}
+FORM_COLUMNS = {
+    "hbj": ("申请单位或个人", "审批结果"),
+    FORESTRY: ("申请人名称", "办理结果"),
+}
 
 
 @dataclass

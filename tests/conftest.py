@@ -44,6 +44,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     state_dirs = sorted(root.glob("demo-*"))
     return DemoRun(finished.returncode, finished.stdout, state_dirs[-1])

@@ -85,7 +85,8 @@ def execute(store: Store, sql: str, **params: Any) -> None:
 def test_whole_chain_verifies_and_counts_newer_entries(
     chained: tuple[Path, Store], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An untouched log verifies with exit 0 and reports 2 entries past the checkpoint."""
+    """An untouched log verifies with exit 0 and reports 2 entries past the
+    checkpoint."""
     config_path, _store = chained
 
     code, out = verify(config_path, capsys)
@@ -253,7 +254,8 @@ def test_sm3_and_sm2_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_zoned_entry_time_verifies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An entry given a +08:00 time is chained in UTC and verifies after reading back."""
+    """An entry given a +08:00 time is chained in UTC and verifies after
+    reading back."""
     config_path = make_config(tmp_path)
     store = open_configured(config_path)
     moment = datetime(2026, 9, 24, 16, 0, tzinfo=timezone(timedelta(hours=8)))

@@ -64,7 +64,8 @@ def test_concurrent_appends_on_postgres_form_one_chain(
 
 
 def test_zoned_entry_time_verifies_on_postgres(pg_store: Store) -> None:
-    """An entry given a +08:00 time is chained in UTC and verifies after reading back."""
+    """An entry given a +08:00 time is chained in UTC and verifies after
+    reading back."""
     moment = datetime(2026, 9, 24, 16, 0, tzinfo=timezone(timedelta(hours=8)))
     with pg_store.begin() as conn:
         pg_store.trail.append(

@@ -60,7 +60,8 @@ def test_any_changed_id_digit_is_caught(position: int) -> None:
     ],
 )
 def test_malformed_id_numbers_are_named(value: str, expected: str) -> None:
-    """Lower-case x, full-width digits, impossible dates and short numbers are refused."""
+    """Lower-case x, full-width digits, impossible dates and short numbers are
+    refused."""
     assert expected in checks.resident_id_problem(value)
 
 

@@ -113,8 +113,10 @@ def test_converter_on_wrong_type_is_an_error(tmp_path: Path) -> None:
     findings = check_bureau("njj", tmp_path)
 
     assert [str(f) for f in findings if f.severity == "error"] == [
-        f"{path}:{line}: error: date converter on 'projectName',"
-        " which is not an xs:dateTime"
+        (
+            f"{path}:{line}: error: date converter on 'projectName',"
+            " which is not an xs:dateTime"
+        )
     ]
 
 

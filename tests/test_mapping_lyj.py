@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import requests
 import pytest
+import requests
 from lxml import etree
 
 from bridge.adapters.oa import OaAdapter

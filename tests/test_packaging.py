@@ -56,6 +56,7 @@ def test_demo_runs_from_the_built_wheel(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=180,
+        check=False,
     )
 
     assert (site / "bridge" / "data" / "mappings" / "hbj" / "oa.yaml").is_file()

@@ -54,7 +54,8 @@ def launch_outcomes(sim: OaSimulator) -> list[str]:
 def test_token_expiry_mid_batch_launches_each_flow_once(
     oa_sim: OaSimulator, oa: OaAdapter, shape: str
 ) -> None:
-    """Case 10: the token dies mid-batch; one re-login, the batch goes on, no doubles."""
+    """Case 10: the token dies mid-batch; one re-login, the batch goes on, no
+    doubles."""
     if shape != "typed_fault":
         admin(oa_sim, "POST", "/config", {"launch_token_error": shape})
     cases = [f"TK-{shape}-{n}" for n in range(4)]
@@ -166,7 +167,8 @@ def accept_calls(sim: CenterSimulator) -> list[str]:
 def test_already_done_under_the_declared_status(
     center_sim: CenterSimulator, status: str
 ) -> None:
-    """Case 15: 当前业务已… under the profile's STATUS is ALREADY, sent once more only."""
+    """Case 15: 当前业务已… under the profile's STATUS is ALREADY, sent once more
+    only."""
     center = center_adapter(center_sim, [status])
     admin(center_sim, "POST", "/config", {"already_done_status": int(status)})
     number, _ = center.register_online_case(registration(f"WS-Q{status}"))

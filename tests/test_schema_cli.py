@@ -58,7 +58,8 @@ def test_all_invalid_examples_exit_one() -> None:
 def test_invalid_example_reports_its_line_and_xpath(
     path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each invalid example is refused with exactly the line and XPath its side file names."""
+    """Each invalid example is refused with exactly the line and XPath its side
+    file names."""
     expected = tomllib.loads(path.with_suffix(".expect.toml").read_text("utf-8"))
 
     code = main(["schema", "validate", str(path)])

@@ -28,7 +28,8 @@ def _langs(node: etree._Element) -> list[str | None]:
 
 @pytest.mark.parametrize("path", XSDS, ids=[p.stem for p in XSDS])
 def test_names_docs_patterns_and_times(path: Path) -> None:
-    """Names avoid keywords, all is glossed in zh and en, digits are [0-9], times zoned."""
+    """Names avoid keywords, all is glossed in zh and en, digits are [0-9],
+    times zoned."""
     tree = etree.parse(str(path))
     named = [n for n in tree.iter(*DECLARATIONS) if n.get("name")]
 

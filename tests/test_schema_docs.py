@@ -1,4 +1,5 @@
-"""Tests of ``govbridge schema docs``: the HTML reference against the XSDs themselves."""
+"""Tests of ``govbridge schema docs``: the HTML reference against the XSDs
+themselves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Mutation test: every leaf of every message of a demo run, made invalid, is refused."""
+"""Mutation test: every leaf of every message of a demo run, made invalid, is
+refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The WSDL and XSDs compile with wsimport and xjc, and round-trip in PHP's SoapClient."""
+"""The WSDL and XSDs compile with wsimport and xjc, and round-trip in PHP's
+SoapClient."""
 
 from __future__ import annotations
 

@@ -61,8 +61,10 @@ def test_config_check_names_a_bad_cpu_setting() -> None:
         "service.cpu: 'fastest' is not \"auto\", \"none\" or a processor number"
     ]
     assert problems(beyond) == [
-        f"service.cpu: processor {beyond} is not one this process may use"
-        f" ({', '.join(str(cpu) for cpu in allowed)})"
+        (
+            f"service.cpu: processor {beyond} is not one this process may use"
+            f" ({', '.join(str(cpu) for cpu in allowed)})"
+        )
     ]
     assert problems(allowed[-1]) == []
     assert problems(str(allowed[0])) == []

@@ -144,7 +144,9 @@ def test_sighup_applies_only_a_valid_configuration(tmp_path: Path) -> None:
         process.send_signal(signal.SIGHUP)
         assert wait_for(lambda: _logged(flow, "bridge.reloaded"), 10)
 
-        refused = next(e for e in _events(flow) if e["event"] == "bridge.reload_refused")
+        refused = next(
+            e for e in _events(flow) if e["event"] == "bridge.reload_refused"
+        )
         assert "poll.intervall: unknown setting" in str(refused["error"])
         assert _answers(url)
         assert process.poll() is None

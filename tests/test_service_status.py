@@ -57,7 +57,11 @@ def test_status_shows_each_route(tmp_path: Path) -> None:
 
     done = subprocess.run(
         [sys.executable, "-m", "bridge.cli", "status", "--config",
-         str(_config(tmp_path))], capture_output=True, text=True, timeout=60, check=False,
+         str(_config(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr

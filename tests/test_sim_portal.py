@@ -91,8 +91,8 @@ def test_wsdl_is_served_and_loads_in_zeep(sim: PortalSimulator) -> None:
     """The WSDL at ?wsdl loads in zeep with five operations bound to the simulator."""
     soap = client(sim)
 
-    binding = soap.service._binding  # noqa: SLF001 - inspecting the loaded WSDL
-    operations = set(binding._operations)  # noqa: SLF001
+    binding = soap.service._binding  # inspecting the loaded WSDL
+    operations = set(binding._operations)
 
     assert operations == {
         "listFilings",
@@ -101,7 +101,7 @@ def test_wsdl_is_served_and_loads_in_zeep(sim: PortalSimulator) -> None:
         "publishResult",
         "getPublication",
     }
-    address = soap.service._binding_options["address"]  # noqa: SLF001
+    address = soap.service._binding_options["address"]
     assert address == sim.url + ENDPOINT
 
 

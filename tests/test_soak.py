@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.bridgerun import Flow
-from tests.test_e2e import assert_each_case_once, wait_for_work
 from tests.counts import report
+from tests.test_e2e import assert_each_case_once, wait_for_work
 from tests.test_faults import FAST
 
 POINTS = [

@@ -147,7 +147,7 @@ def _fill(
     if unknown:
         raise TypeError(
             f"{operation.name}() got an unexpected keyword argument "
-            f"{sorted(unknown)[0]!r}"
+            f"{min(unknown)!r}"
         )
     for child in operation.children:
         value = values.get(child.name)

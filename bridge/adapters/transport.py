@@ -99,7 +99,7 @@ class HttpAnswer:
     """A complete HTTP answer: what zeep's bindings and the adapters read of a
     ``requests.Response`` (status, headers, body, charset)."""
 
-    __slots__ = ("status_code", "headers", "content", "url")
+    __slots__ = ("content", "headers", "status_code", "url")
 
     def __init__(
         self, status_code: int, headers: HTTPHeaderDict, content: bytes, url: str

@@ -1,9 +1,9 @@
 """``govbridge probe SYSTEM --url URL``: one poll call against a live endpoint.
 
 It prints the records the call decoded, mapped to interchange XML, on stdout,
-or the classified error on stderr (where warnings are logged too). Exit 0 on success, 3 on a transient error, 4 on a permanent
-one (a call that failed, or a record that could not be mapped); 2 is the
-usage error argparse gives.
+or the classified error on stderr (where warnings are logged too). Exit 0 on
+success, 3 on a transient error, 4 on a permanent one (a call that failed, or a
+record that could not be mapped); 2 is the usage error argparse gives.
 """
 
 from __future__ import annotations

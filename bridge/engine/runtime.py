@@ -170,9 +170,8 @@ def pool_size(config: Config) -> int:
 
 def oa_adapter(settings: OaConfig, connections: int | None = None) -> Any:
     """An OA adapter for one OA's settings (its state codes, when given)."""
-    from bridge.adapters.transport import POOL_SIZE
-
     from bridge.adapters.oa import OaAdapter
+    from bridge.adapters.transport import POOL_SIZE
 
     codes = {int(code): meaning for meaning, code in settings.state_codes.items()}
     return OaAdapter(

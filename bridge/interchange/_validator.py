@@ -144,7 +144,10 @@ class Interchange:
             message = entry.message.replace(f"{{{NS}}}", "")
             if node is not None and path.rsplit("/", 1)[-1] in PERSONAL_LEAVES:
                 size = len(node.text or "")
-                message = f"value breaks its type (found a personal value of {size} characters)"
+                message = (
+                    "value breaks its type "
+                    f"(found a personal value of {size} characters)"
+                )
             found.append(Problem(path, entry.line, message))
         return found
 

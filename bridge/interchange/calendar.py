@@ -133,7 +133,8 @@ class WorkCalendar:
         return self._holidays_rule(day)
 
     def add_working_days(self, start: date, count: int) -> date:
-        """The ``count``-th working day after ``start`` (``start`` itself not counted)."""
+        """The ``count``-th working day after ``start`` (``start`` itself not
+        counted)."""
         day = start
         remaining = count
         while remaining > 0:

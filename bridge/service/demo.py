@@ -87,7 +87,9 @@ def write_toml(data: dict[str, Any], path: Path) -> None:
 
 
 def _write_table(lines: list[str], name: str, values: dict[str, Any]) -> None:
-    scalars = {key: value for key, value in values.items() if not isinstance(value, dict)}
+    scalars = {
+        key: value for key, value in values.items() if not isinstance(value, dict)
+    }
     if scalars or len(scalars) == len(values):
         lines.append(f"[{name}]")
         lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}"
@@ -186,7 +188,8 @@ def render_table(cases: list[DemoCase], snap: Snapshot) -> str:
         oa_state = "no flow"
         if flows:
             decision = _form_value(flows[0], RESULT_COLUMNS)
-            oa_state = f"{len(flows)} flow, {decision or 'state ' + str(flows[0]['state'])}"
+            shown = decision or f"state {flows[0]['state']}"
+            oa_state = f"{len(flows)} flow, {shown}"
         publication = snap.publications.get(number)
         portal_state = (
             f"公示 {publication.get('resultText', '')}" if publication

@@ -56,7 +56,12 @@ FAULT_KINDS = (
 
 #: fault kinds that send the real answer in another encoding or form
 REENCODED_KINDS = frozenset(
-    {"gbk_declared_gb2312", "charset_header_only", "utf8_declared_gbk_bytes", "bom_utf8"}
+    {
+        "gbk_declared_gb2312",
+        "charset_header_only",
+        "utf8_declared_gbk_bytes",
+        "bom_utf8",
+    }
 )
 
 MAINTENANCE_PAGE = (
@@ -413,7 +418,10 @@ class Simulator:
             self.clock.freeze()
         elif body.get("frozen") is False:
             self.clock.thaw()
-        return {"now": self.clock.local_text(), "offset_seconds": self.clock.offset_seconds}
+        return {
+            "now": self.clock.local_text(),
+            "offset_seconds": self.clock.offset_seconds,
+        }
 
     def _admin_faults(
         self, body: dict[str, Any], query: dict[str, list[str]], match: Any
@@ -467,7 +475,8 @@ class Simulator:
             payload = json.loads(body.decode("utf-8")) if body.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _json_response({"error": f"body is not JSON: {exc}"}, 400)
-        for route_method, pattern, handler in self._common_routes() + self.admin_routes():
+        routes = self._common_routes() + self.admin_routes()
+        for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, sub_path.rstrip("/") or "/")
             if route_method == method and match:
                 try:
@@ -639,7 +648,7 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
         server_version = "Apache-Coyote/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def handle_one_request(self) -> None:
@@ -686,7 +695,7 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             return parts.path, parse_qs(parts.query, keep_blank_values=True)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path, query = self._split()
             if path.startswith("/admin"):
                 self._send(sim.dispatch_admin("GET", path, query, b""))
@@ -694,7 +703,7 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             answer = sim.handle_get(path, query)
             self._send(answer or Response(404, b"not found", "text/plain"))
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             path, query = self._split()
             body = self._read_body()
             if path.startswith("/admin"):
@@ -702,7 +711,7 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(Response(405, b"method not allowed", "text/plain"))
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path, query = self._split()
             body = self._read_body()
             if path.startswith("/admin"):
@@ -720,13 +729,19 @@ def _make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._send(soap_fault("1.1", f"bad request: {exc}", code="Sender"))
                 return
             rule = sim.faults.pick(request.operation)
-            if rule is not None and rule.phase == "before":
-                if self._inject(rule, request, None):
-                    return
+            if (
+                rule is not None
+                and rule.phase == "before"
+                and self._inject(rule, request, None)
+            ):
+                return
             answer = sim.handle_soap(request)
-            if rule is not None and rule.phase == "after":
-                if self._inject(rule, request, answer):
-                    return
+            if (
+                rule is not None
+                and rule.phase == "after"
+                and self._inject(rule, request, answer)
+            ):
+                return
             self._send(answer)
 
         def _inject(

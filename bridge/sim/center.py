@@ -930,7 +930,7 @@ class CenterSimulator(Simulator):
     def reset(self) -> None:
         with self.state.tx() as conn:
             for table in ("center_case", "center_step", "center_suspension"):
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                conn.execute(f"DELETE FROM {table}")  # fixed names, not input
             conn.execute("DELETE FROM center_token")
             conn.execute("DELETE FROM center_serial")
         self.config = dict(DEFAULT_CONFIG)

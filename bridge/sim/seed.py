@@ -249,9 +249,10 @@ class Seed:
         if matter_code == "370999002":
             place = self.random.choice(_ORG_WORDS)
             return f"{place}{self.random.choice(_SERVICES)}建设项目"
+        name = f"{self.random.choice(_ORG_WORDS)}{self.random.choice(_PLANTS)}"
         if matter_code in ("370999003", "370999004"):
-            return f"{self.random.choice(_ORG_WORDS)}{self.random.choice(_PLANTS)}建设项目"
-        return f"{self.random.choice(_ORG_WORDS)}{self.random.choice(_PLANTS)}"
+            return f"{name}建设项目"
+        return name
 
     def matter(self) -> dict[str, Any]:
         """One of the bureau's six matters, chosen at random."""

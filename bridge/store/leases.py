@@ -83,7 +83,9 @@ class Leases:
         )
         return inserted.scalar()
 
-    def _renew(self, conn: Connection, name: str, token: int, now: datetime) -> int | None:
+    def _renew(
+        self, conn: Connection, name: str, token: int, now: datetime
+    ) -> int | None:
         renewed = conn.execute(
             update(leases)
             .where(leases.c.name == name, leases.c.token == token,
@@ -92,7 +94,9 @@ class Leases:
         )
         return token if renewed.rowcount == 1 else None
 
-    def _take(self, conn: Connection, name: str, token: int, now: datetime) -> int | None:
+    def _take(
+        self, conn: Connection, name: str, token: int, now: datetime
+    ) -> int | None:
         taken = conn.execute(
             update(leases)
             .where(leases.c.name == name, leases.c.token == token)
