@@ -414,3 +414,47 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
         "<rows><row><name>again</name><name>b</name><name>c</name>"
         "<size>9</size></row></rows></formExport>"
     )
+
+
+def test_reads_of_a_record_give_what_element_path_finds() -> None:
+    """The reads one record shares (its form's columns grouped by name) give
+    what ElementPath finds for the same path: every match in document order,
+    none for an absent name, attributes and repeated leaves included, from
+    the root and from an item below it."""
+    from bridge.mapping._engine import _native_reader, _RecordReads
+
+    record = etree.fromstring(
+        "<formExport><values>"
+        '<column name="甲"><value>1</value></column>'
+        '<column name="乙" kind="k"><value>2</value><value>3</value></column>'
+        "<column><value>no name</value></column>"
+        '<column name="甲"><value>4</value></column>'
+        '</values><rows><row id="r1"><cell name="甲">5</cell></row></rows>'
+        "</formExport>"
+    )
+    item = record.find("rows/row")
+    assert item is not None
+    read_root = _native_reader(record, _RecordReads(record))
+    read_item = _native_reader(item, _RecordReads(record))
+
+    def expected(base: etree._Element, path: str) -> list[str]:
+        elements_path, _, attribute = path.lstrip("/").partition("/@")
+        found = base.findall(elements_path)
+        if attribute:
+            return [element.get(attribute, "") for element in found]
+        return [element.text or "" for element in found]
+
+    for path in (
+        "values/column[@name='甲']/value",
+        "/values/column[@name='乙']/value",
+        "values/column[@name='乙']/@kind",
+        "values/column[@name='丙']/value",
+        "values/column[@kind='k']",
+        "values/column/value",
+        'values/column[@name="甲"]/value',
+    ):
+        assert read_root(path) == expected(record, path), path
+        assert read_root(path) == expected(record, path), path  # read again, kept
+    assert read_root("values/column[@name='甲']/value") == ["1", "4"]
+    assert read_item("cell[@name='甲']") == ["5"] == expected(item, "cell[@name='甲']")
+    assert read_item("/values/column[@name='乙']/value") == ["2", "3"]

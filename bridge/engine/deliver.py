@@ -96,7 +96,7 @@ class Job:
     created_at: datetime
     payload: etree._Element | None
     case_id: int
-    case: etree._Element
+    case_xml: str  # the case as the claim read it; parsed when a handler needs it
     case_number: str | None
     filing_id: str | None
     flow_id: int | None
@@ -111,6 +111,12 @@ class Job:
     def retrying(self) -> bool:
         """An earlier attempt may have reached the target."""
         return self.attempts > 1
+
+    @functools.cached_property
+    def case(self) -> etree._Element:
+        """The case's interchange document (most writes carry only their
+        payload, so it is parsed on first use)."""
+        return parse_xml(self.case_xml)
 
 
 Handler = Callable[[Runtime, Job], Outcome]
@@ -568,7 +574,7 @@ class Deliverer:
             created_at=_aware(row.created_at),
             payload=parse_xml(row.payload_xml) if row.payload_xml else None,
             case_id=row.case_id,
-            case=parse_xml(row.case_xml),
+            case_xml=row.case_xml,
             case_number=row.case_number,
             filing_id=row.filing_id,
             flow_id=row.flow_id,

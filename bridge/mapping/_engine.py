@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,12 +116,14 @@ class BureauMapping:
             )
 
         native = _without_namespaces(native)
-        keys = _native_reader(native, native)(spec.record) if spec.record else []
+        shared = _RecordReads(native)
+        read = _native_reader(native, shared)
+        keys = read(spec.record) if spec.record else []
         run = _Run(mapping, kind, next((k for k in keys if k), ""), inbound=True)
-        if spec.skip is not None and _holds(spec.skip, native):
+        if spec.skip is not None and _holds(spec.skip, read):
             log.info("mapping.skipped", system=system, kind=kind, record=run.record)
             return {}
-        return self._documents(run, spec, native)
+        return self._documents(run, spec, native, shared)
 
     def outbound(
         self, system: str, kind: str, docs: dict[str, etree._Element]
@@ -159,20 +162,24 @@ class BureauMapping:
         return self.systems[system]
 
     def _documents(
-        self, run: _Run, spec: InboundSpec, native: etree._Element
+        self,
+        run: _Run,
+        spec: InboundSpec,
+        native: etree._Element,
+        shared: _RecordReads,
     ) -> dict[str, list[etree._Element]]:
         produced: dict[str, list[etree._Element]] = {}
-        memo: dict[str, list[str]] = {}  # the record's root paths, read once
+        at_root = _native_reader(native, shared)
         for doc_spec in spec.documents:
             each = doc_spec.each
             contexts = find_all(native, each.lstrip("/")) if each else [native]
-            wanted = doc_spec.when is None or _holds(doc_spec.when, native)
+            wanted = doc_spec.when is None or _holds(doc_spec.when, at_root)
             documents = []
             for context in contexts if wanted else []:
                 document = etree.Element(qname(doc_spec.name), nsmap={None: NS})
-                read = _native_reader(context, native, memo)
+                read = _native_reader(context, shared)
                 _fill(run, document, doc_spec.fields, read, interchange_target=True)
-                _fill_lists(run, document, doc_spec.lists, context, native)
+                _fill_lists(run, document, doc_spec.lists, context, shared)
                 self.interchange.normalise(document)
                 self.interchange.validate(
                     document, system=run.mapping.system, record=run.record
@@ -235,10 +242,10 @@ def _fill_lists(
     document: etree._Element,
     lists: list[ListSpec],
     context: etree._Element,
-    native: etree._Element,
+    shared: _RecordReads,
 ) -> None:
     for list_spec in lists:
-        base = native if list_spec.over.startswith("/") else context
+        base = shared.root if list_spec.over.startswith("/") else context
         for item in find_all(base, list_spec.over.lstrip("/")):
             element = _ensure(
                 document, list_spec.target, interchange=True, new_last=True
@@ -247,7 +254,7 @@ def _fill_lists(
                 run,
                 element,
                 list_spec.fields,
-                _native_reader(item, native),
+                _native_reader(item, shared),
                 interchange_target=True,
             )
 
@@ -351,9 +358,8 @@ def _error(run: _Run, spec: FieldSpec, problem: str) -> MappingError:
     )
 
 
-def _holds(condition: Condition, native: etree._Element) -> bool:
-    values = _native_reader(native, native)(condition.path)
-    return any(value.strip() in condition.values for value in values)
+def _holds(condition: Condition, read: Reader) -> bool:
+    return any(value.strip() in condition.values for value in read(condition.path))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -364,27 +370,77 @@ def _native_path(path: str) -> tuple[bool, str, str | None]:
     return path.startswith("/"), elements_path, attribute
 
 
-def _native_reader(
-    context: etree._Element,
-    root: etree._Element,
-    memo: dict[str, list[str]] | None = None,
-) -> Reader:
-    """Reads paths below ``context`` (or, starting with ``/``, below ``root``;
-    those are kept in ``memo``, shared by the readers of one record)."""
+#: a path that picks elements by one attribute's value, like the OA form's
+#: ``formExport/values/column[@name='事项编码']/value``
+_KEYED_PATH = re.compile(
+    r"(?P<base>[^\[\]@]+)\[@(?P<attribute>[\w.-]+)='(?P<value>[^']*)'\]"
+    r"(?:/(?P<rest>[^\[\]@]+))?"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyed_path(elements_path: str) -> tuple[str, str, str, str] | None:
+    """(base, attribute, value, rest) of a keyed path; None for any other."""
+    match = _KEYED_PATH.fullmatch(elements_path)
+    if match is None:
+        return None
+    return match["base"], match["attribute"], match["value"], match["rest"] or ""
+
+
+class _RecordReads:
+    """What the readers of one native record share: the values read below its
+    root, and its elements grouped by an attribute's value, each worked out
+    once. A form of many columns is then scanned once, not once per column
+    that a mapping reads."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self.root = root
+        self.values: dict[tuple[str, str | None], list[str]] = {}
+        self.groups: dict[tuple[str, str], dict[str | None, list[etree._Element]]]
+        self.groups = {}
+
+    def read(self, elements_path: str, attribute: str | None) -> list[str]:
+        """The values at a path below the root (kept; callers do not change
+        them)."""
+        key = (elements_path, attribute)
+        values = self.values.get(key)
+        if values is None:
+            values = _values(self._elements(elements_path), attribute)
+            self.values[key] = values
+        return values
+
+    def _elements(self, elements_path: str) -> list[etree._Element]:
+        keyed = _keyed_path(elements_path)
+        if keyed is None:
+            return find_all(self.root, elements_path) if elements_path else [self.root]
+        base, attribute, value, rest = keyed
+        groups = self.groups.get((base, attribute))
+        if groups is None:
+            groups = self.groups[(base, attribute)] = {}
+            for element in find_all(self.root, base):
+                groups.setdefault(element.get(attribute), []).append(element)
+        found = groups.get(value, [])
+        if rest:
+            found = [child for element in found for child in find_all(element, rest)]
+        return found
+
+
+def _values(elements: list[etree._Element], attribute: str | None) -> list[str]:
+    if attribute:
+        return [element.get(attribute, "") for element in elements]
+    return [element.text or "" for element in elements]
+
+
+def _native_reader(context: etree._Element, shared: _RecordReads) -> Reader:
+    """Reads paths below ``context`` (or, starting with ``/``, below the
+    record's root, through ``shared``)."""
 
     def read(path: str) -> list[str]:
         from_root, elements_path, attribute = _native_path(path)
-        if from_root and memo is not None and path in memo:
-            return memo[path]
-        base = root if from_root else context
-        elements = find_all(base, elements_path) if elements_path else [base]
-        if attribute:
-            values = [element.get(attribute, "") for element in elements]
-        else:
-            values = [element.text or "" for element in elements]
-        if from_root and memo is not None:
-            memo[path] = values
-        return values
+        if from_root or context is shared.root:
+            return shared.read(elements_path, attribute)
+        elements = find_all(context, elements_path) if elements_path else [context]
+        return _values(elements, attribute)
 
     return read
 
@@ -522,6 +578,12 @@ def _matching_child(
 ) -> etree._Element | None:
     if not attributes:
         return next(parent.iterchildren(tag), None)
+    if len(attributes) == 1:  # a form's column by its name, most often
+        ((key, value),) = attributes.items()
+        for child in parent.iterchildren(tag):
+            if child.get(key) == value:
+                return child
+        return None
     for child in parent.iterchildren(tag):
         if all(child.get(key) == value for key, value in attributes.items()):
             return child
