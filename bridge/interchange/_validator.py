@@ -252,6 +252,7 @@ def _reorder(
         for _rank, index in ranked:
             element.append(children[index])
     for child in children:
-        found = order.get(child.tag)
-        if found is not None:
-            _reorder(child, found[1], orders)
+        if len(child):  # a leaf has nothing to put in order
+            found = order.get(child.tag)
+            if found is not None:
+                _reorder(child, found[1], orders)
