@@ -362,12 +362,19 @@ def _holds(condition: Condition, read: Reader) -> bool:
     return any(value.strip() in condition.values for value in read(condition.path))
 
 
+#: one element name, a path step that needs no ElementPath
+_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+
+
 @functools.lru_cache(maxsize=4096)
-def _native_path(path: str) -> tuple[bool, str, str | None]:
+def _native_path(path: str) -> tuple[bool, str, str | None, str | None]:
     """A native source path taken apart once: from the root?, the elements'
-    path, the attribute read (if any)."""
+    path, the attribute read (if any), and the child's name when the path is
+    nothing but one child's text (most relative paths are)."""
     elements_path, attribute = _split_attribute(path.lstrip("/"))
-    return path.startswith("/"), elements_path, attribute
+    plain = attribute is None and _NAME.fullmatch(elements_path) is not None
+    child = elements_path if plain else None
+    return path.startswith("/"), elements_path, attribute, child
 
 
 #: a path that picks elements by one attribute's value, like the OA form's
@@ -436,9 +443,11 @@ def _native_reader(context: etree._Element, shared: _RecordReads) -> Reader:
     record's root, through ``shared``)."""
 
     def read(path: str) -> list[str]:
-        from_root, elements_path, attribute = _native_path(path)
+        from_root, elements_path, attribute, child = _native_path(path)
         if from_root or context is shared.root:
             return shared.read(elements_path, attribute)
+        if child is not None:
+            return [found.text or "" for found in context.iterchildren(child)]
         elements = find_all(context, elements_path) if elements_path else [context]
         return _values(elements, attribute)
 
@@ -481,7 +490,19 @@ def _write(
     interchange: bool,
     made: dict[str, etree._Element] | None = None,
 ) -> None:
-    elements_path, attribute = _target_split(path)
+    elements_path, attribute, child = _target_plan(path, interchange)
+    if child is not None and len(values) == 1:
+        # ``_ensure`` of a path of one plain step, written out: most targets
+        found = made.get(path) if made is not None else None
+        if found is None:
+            found = next(element.iterchildren(child), None)
+            if found is None:
+                found = etree.SubElement(element, child)
+            if made is not None:
+                made[path] = found
+        found.text = values[0]
+        return
+
     if attribute:
         target = (
             _ensure(element, elements_path, interchange=interchange, made=made)
@@ -503,9 +524,13 @@ def _write(
 
 
 @functools.lru_cache(maxsize=4096)
-def _target_split(path: str) -> tuple[str, str | None]:
-    """``_split_attribute`` of a target path, worked out once per path."""
-    return _split_attribute(path)
+def _target_plan(path: str, interchange: bool) -> tuple[str, str | None, str | None]:
+    """A target path taken apart once: the elements' path, the attribute
+    written (if any), and the tag when the path is one plain step."""
+    elements_path, attribute = _split_attribute(path)
+    if attribute is not None or _NAME.fullmatch(path) is None:
+        return elements_path, attribute, None
+    return elements_path, attribute, qname(path) if interchange else path
 
 
 def _ensure(
