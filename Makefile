@@ -22,8 +22,11 @@ test: venv
 soak: venv
 	$(BIN)/python -m pytest -q -m soak
 
-lint: venv
+$(BIN)/ruff: $(BIN)/govbridge
 	$(BIN)/pip install --quiet -e '.[lint]'
+	touch $(BIN)/ruff
+
+lint: $(BIN)/ruff
 	$(BIN)/ruff check bridge tests bench
 
 # Benchmarks (bench/): about 30 minutes, rewrites docs/BENCHMARKS.md.

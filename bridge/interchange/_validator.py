@@ -252,7 +252,7 @@ def _reorder(
         for _rank, index in ranked:
             element.append(children[index])
     for child in children:
-        if len(child):  # a leaf has nothing to put in order
-            found = order.get(child.tag)
-            if found is not None:
-                _reorder(child, found[1], orders)
+        # a leaf has nothing to put in order
+        found = order.get(child.tag) if len(child) else None
+        if found is not None:
+            _reorder(child, found[1], orders)

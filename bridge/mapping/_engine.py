@@ -394,6 +394,11 @@ def _keyed_path(elements_path: str) -> tuple[str, str, str, str] | None:
     return match["base"], match["attribute"], match["value"], match["rest"] or ""
 
 
+#: elements below a record's root grouped by an attribute's value, by the
+#: (path, attribute) they were grouped over
+_Groups = dict[tuple[str, str], dict[str | None, list[etree._Element]]]
+
+
 class _RecordReads:
     """What the readers of one native record share: the values read below its
     root, and its elements grouped by an attribute's value, each worked out
@@ -403,8 +408,7 @@ class _RecordReads:
     def __init__(self, root: etree._Element) -> None:
         self.root = root
         self.values: dict[tuple[str, str | None], list[str]] = {}
-        self.groups: dict[tuple[str, str], dict[str | None, list[etree._Element]]]
-        self.groups = {}
+        self.groups: _Groups = {}
 
     def read(self, elements_path: str, attribute: str | None) -> list[str]:
         """The values at a path below the root (kept; callers do not change
