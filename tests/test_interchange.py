@@ -237,6 +237,34 @@ def test_normalise_restores_schema_order(interchange: Interchange) -> None:
     assert etree.QName(case[2]).localname == "channel"
 
 
+def test_settle_orders_what_the_schema_refuses_and_leaves_the_rest(
+    interchange: Interchange,
+) -> None:
+    """settle validates a document; one out of order is put in order first, one
+    in order is left as written, and one invalid in any order is refused."""
+    ordered = _example("case")
+    written = etree.tostring(ordered)
+    interchange.settle(ordered, system="test", record="x")
+    assert etree.tostring(ordered) == written
+
+    shuffled = _example("case")
+    shuffled.append(shuffled.find(qname("channel")))
+    applicant = shuffled.find(qname("applicant"))
+    applicant.insert(0, applicant.find(qname("mobile")))
+    interchange.settle(shuffled, system="test", record="x")
+    assert etree.tostring(shuffled) == written
+
+    broken = _example("case")
+    channel = broken.find(qname("channel"))
+    channel.text = "by-pigeon"
+    broken.append(channel)
+    with pytest.raises(ValidationError) as caught:
+        interchange.settle(broken, system="center", record="r-1")
+    assert caught.value.system == "center"
+    assert caught.value.record == "r-1"
+    assert caught.value.field == "/case/channel"
+
+
 def _names(path: Path) -> list[str]:
     tree = etree.parse(str(path))
     return [

@@ -371,7 +371,7 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
     """Writes that remember the elements they resolved (one fill) give the tree
     that writes searching every step give: a column per predicate, repeated
     values as new last elements, a later single write on the first of them."""
-    from bridge.mapping._engine import _write
+    from bridge.mapping._engine import _write, _Written
 
     writes: list[tuple[str, list[str]]] = [
         ("@version", ["2.0"]),
@@ -388,7 +388,7 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
 
     def build(remember: bool) -> bytes:
         root = etree.Element("formExport")
-        made: dict[str, etree._Element] | None = {} if remember else None
+        made = _Written(root) if remember else None
         for path, values in writes:
             _write(root, path, values, interchange=False, made=made)
         return etree.tostring(root, encoding="utf-8")
@@ -402,6 +402,14 @@ def test_paths_written_through_the_same_parents_build_the_tree_searches_build() 
             ("a/@k", ["2"]),
             ("a[@k='2']/z", ["z"]),
         ],
+        # a fill on an empty element searches nothing until a write leaves
+        # elements that no plain path records
+        [("name", ["a", "b"]), ("name", ["again"]), ("size", ["1"])],
+        [("a[@k='1']/v", ["x"]), ("a/w", ["y"]), ("a", ["t"])],
+        [("a[@k='1']", ["x"]), ("a", ["y"])],
+        [("a/v", ["x"]), ("a/@k", ["2"]), ("a", ["t"]), ("a/w", ["y"])],
+        [("a/b", ["1"]), ("a", ["t"]), ("a/c", ["2"]), ("d", ["3"])],
+        [("a/b", ["1", "2"]), ("a/b", ["3"]), ("a/c/d", ["4"])],
     ):
         writes[:] = changed  # an attribute written changes what a predicate finds
         assert build(remember=True) == build(remember=False)

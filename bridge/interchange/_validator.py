@@ -69,6 +69,18 @@ class Interchange:
 
     def validate(self, element: etree._Element, *, system: str, record: str) -> None:
         """Raise ValidationError naming the first bad node of an invalid ``element``."""
+        self._validate(element, system=system, record=record, reorder=False)
+
+    def settle(self, element: etree._Element, *, system: str, record: str) -> None:
+        """``normalise`` then ``validate``, with the walk skipped when the XSDs
+        accept ``element`` as it stands. A mapping whose fields follow the
+        schema writes its documents in order, and the walk over every child
+        costs more than the validation."""
+        self._validate(element, system=system, record=record, reorder=True)
+
+    def _validate(
+        self, element: etree._Element, *, system: str, record: str, reorder: bool
+    ) -> None:
         try:
             kind = self.kind_of(element)
         except ValidationError as exc:
@@ -77,6 +89,10 @@ class Interchange:
 
         with self._lock:
             valid = self._lxml.validate(element)
+            if not valid and reorder:
+                declaration = self._xmlschema().elements[kind]
+                _reorder(element, declaration, self._orders)
+                valid = self._lxml.validate(element)
             if not valid:
                 field, message = self._first_error(element)
         if valid:

@@ -180,8 +180,7 @@ class BureauMapping:
                 read = _native_reader(context, shared)
                 _fill(run, document, doc_spec.fields, read, interchange_target=True)
                 _fill_lists(run, document, doc_spec.lists, context, shared)
-                self.interchange.normalise(document)
-                self.interchange.validate(
+                self.interchange.settle(
                     document, system=run.mapping.system, record=run.record
                 )
                 documents.append(document)
@@ -222,7 +221,7 @@ def _fill(
     *,
     interchange_target: bool,
 ) -> None:
-    made: dict[str, etree._Element] = {}  # the elements at the paths written
+    made = _Written(element)
     for spec in fields:
         if spec.constant is not None:
             values = [spec.constant]
@@ -486,24 +485,44 @@ def _split_attribute(path: str) -> tuple[str, str | None]:
     return path, None
 
 
+class _Written:
+    """What one fill has written below its element: the element at each path
+    resolved (so sibling paths, like many columns of one form, do not search
+    the same children again), and whether those are all the elements below it.
+
+    A fill starts complete on an element without children. It stays complete
+    while it writes plain paths one value each, whose every step it records;
+    then a path not recorded has no element yet, and none is searched for.
+    """
+
+    __slots__ = ("at", "complete")
+
+    def __init__(self, element: etree._Element) -> None:
+        self.at: dict[str, etree._Element] = {}
+        self.complete = len(element) == 0
+
+
 def _write(
     element: etree._Element,
     path: str,
     values: list[str],
     *,
     interchange: bool,
-    made: dict[str, etree._Element] | None = None,
+    made: _Written | None = None,
 ) -> None:
+    """Write ``values`` at ``path`` below ``element``: one value in the element
+    there (found or made), several in as many new last elements. Without
+    ``made`` every step is searched."""
     elements_path, attribute, child = _target_plan(path, interchange)
-    if child is not None and len(values) == 1:
+    if child is not None and len(values) == 1 and made is not None:
         # ``_ensure`` of a path of one plain step, written out: most targets
-        found = made.get(path) if made is not None else None
+        found = made.at.get(path)
         if found is None:
-            found = next(element.iterchildren(child), None)
+            if not made.complete:
+                found = next(element.iterchildren(child), None)
             if found is None:
                 found = etree.SubElement(element, child)
-            if made is not None:
-                made[path] = found
+            made.at[path] = found
         found.text = values[0]
         return
 
@@ -514,17 +533,21 @@ def _write(
             else element
         )
         target.set(attribute, values[0])
-        if made:
-            made.clear()  # a predicate may no longer match what it found
+        if made is not None:
+            # a predicate may no longer match what it found
+            made.at.clear()
+            made.complete = False
         return
 
     if len(values) == 1:
         _ensure(element, path, interchange=interchange, made=made).text = values[0]
-        return
-    for value in values:
-        _ensure(
-            element, path, interchange=interchange, new_last=True, made=made
-        ).text = value
+    else:
+        for value in values:
+            _ensure(
+                element, path, interchange=interchange, new_last=True, made=made
+            ).text = value
+    if made is not None and (len(values) > 1 or "[" in path):
+        made.complete = False  # elements no plain path records
 
 
 @functools.lru_cache(maxsize=4096)
@@ -543,26 +566,29 @@ def _ensure(
     *,
     interchange: bool,
     new_last: bool = False,
-    made: dict[str, etree._Element] | None = None,
+    made: _Written | None = None,
 ) -> etree._Element:
     """The element at ``path`` below ``element``, creating the missing steps.
 
-    ``made`` maps the paths already resolved below ``element`` to their
-    elements, so sibling paths (many columns of one form) do not search the
-    same children again. Each path keeps the element first found or made there:
-    a new element goes last, behind the one first found.
+    ``made`` holds the paths already resolved below ``element``, so sibling
+    paths do not search the same children again. Each path keeps the element
+    first found or made there: a new element goes last, behind the one first
+    found.
     """
     steps = _target_steps(path, interchange)
     current = element
     start = 0
     resolved = len(steps) - 1 if new_last else len(steps)
+    # whether ``current`` has no children but those ``made`` records (or
+    # was made here): then a missing step is made without a search
+    fresh = False
     if made is not None:
         for index in range(resolved - 1, -1, -1):
-            known = made.get(steps[index][2])
+            known = made.at.get(steps[index][2])
             if known is not None:
                 current, start = known, index + 1
                 break
-    fresh = False  # whether ``current`` was made here: then it has no children
+        fresh = made.complete
     for index in range(start, len(steps)):
         tag, attributes, prefix = steps[index]
         found = None
@@ -573,7 +599,7 @@ def _ensure(
             fresh = True
         current = found
         if made is not None and index < resolved:
-            made[prefix] = current
+            made.at[prefix] = current
     return current
 
 
