@@ -106,17 +106,25 @@ class Job:
     #: for a step: its case's deliveries to the same target as the claim read
     #: them, to check the order of the steps against; None: read when needed
     siblings: list[Sibling] | None = None
+    _case: etree._Element | None = field(default=None, init=False, repr=False)
 
     @property
     def retrying(self) -> bool:
         """An earlier attempt may have reached the target."""
         return self.attempts > 1
 
-    @functools.cached_property
+    @property
     def case(self) -> etree._Element:
-        """The case's interchange document (most writes carry only their
-        payload, so it is parsed on first use)."""
-        return parse_xml(self.case_xml)
+        """The case's interchange document, parsed on first use.
+
+        Not a ``functools.cached_property``: before Python 3.12 that holds one
+        lock for every instance while it computes, and the delivery workers,
+        each parsing its own job's case, would queue on it.
+        """
+        parsed = self._case
+        if parsed is None:
+            parsed = self._case = parse_xml(self.case_xml)
+        return parsed
 
 
 Handler = Callable[[Runtime, Job], Outcome]
