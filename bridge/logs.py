@@ -34,7 +34,8 @@ def mask_text(value: str) -> str:
 
 
 def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in list(event.items()):
+    # values are replaced, never added or removed: the dict can be walked as is
+    for key, value in event.items():
         if key in _SECRET_KEYS and value:
             event[key] = "***"
         elif key in _PERSONAL_KEYS and value:
@@ -81,10 +82,11 @@ def configure(log_file: Path | None = None, level: str = "INFO") -> None:
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _mask_processor,
+        # after the masking, which has nothing to find in the level and time
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     handler: logging.StreamHandler[Any] = logging.StreamHandler(sys.stderr)
     if log_file is not None:
