@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -373,3 +374,70 @@ def test_answer_without_response_element_is_protocol_error() -> None:
 
     assert broken.value.operation == "getXmlToken"
     assert broken.value.system == "center"
+
+
+#: values whose escaping a written envelope must get right
+AWKWARD = [
+    "",
+    "plain",
+    "a & b < c > d \"q\" 'a' ]]> end",
+    "line\r\nbreak\ttab",
+    "全角 ＡＢＣ and 😀 beyond the basic plane",
+    '<?xml version="1.0" encoding="UTF-8"?><A B="1">值 &amp; text</A>',
+]
+
+
+def _bundled_operations() -> Iterator[envelope.Operation]:
+    for wsdl in sorted(WSDL_PATH.parent.parent.rglob("*.wsdl")):
+        client = zeep.Client(str(wsdl))
+        for name, binding in client.wsdl.bindings.items():
+            names = tuple(binding._operations)  # the loaded WSDL's operations
+            yield from envelope.operations_of(client, name, names).values()
+
+
+def test_written_envelopes_are_the_bytes_of_the_built_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every operation of every bundled WSDL, with awkward values, repeated
+    children and a security header: the envelope ``request`` writes as text
+    is, byte for byte, the one lxml serialises from the built tree."""
+    fixed = uuid.UUID(int=7)
+    monkeypatch.setattr(envelope.uuid, "uuid4", lambda: fixed)
+    security = envelope.username_token("窗口 & bridge", "secret")
+    operations = list(_bundled_operations())
+    assert len(operations) >= 30
+
+    for operation in operations:
+        assert envelope._layout(operation) is not None, operation.name
+        for round_, text in enumerate(AWKWARD):
+            values = {
+                child.name: [text, f"{text}#2"] if child.repeated else text
+                for child in operation.children
+            }
+            signed = security if round_ % 2 else None
+            written = envelope.request(
+                operation, values, address="http://h/x?a=1&b=<2>", security=signed
+            )
+            tree = envelope.built(
+                operation, values, address="http://h/x?a=1&b=<2>", security=signed
+            )
+            assert written == tree, (operation.name, text)
+
+
+def test_written_envelopes_refuse_what_lxml_refuses() -> None:
+    """A value XML cannot carry is a ValueError either way, and a missing
+    required child the contract error, before anything is written."""
+    operation = next(
+        op
+        for op in _bundled_operations()
+        if any(child.required for child in op.children)
+    )
+    good = {child.name: "x" for child in operation.children}
+    for bad in ("nul\x00", "bell\x07", "\ufffe"):
+        values = {**good, operation.children[0].name: bad}
+        with pytest.raises(ValueError):
+            envelope.request(operation, values, address="x")
+        with pytest.raises(ValueError):
+            envelope.built(operation, values, address="x")
+    with pytest.raises(ProtocolError, match="missing element"):
+        envelope.request(operation, {}, address="x")

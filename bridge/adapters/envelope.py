@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,9 +118,120 @@ def request(
     values: dict[str, Any],
     *,
     address: str,
-    security: etree._Element | None = None,
+    security: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The serialised envelope and HTTP headers of one call of ``operation``."""
+    """The serialised envelope and HTTP headers of one call of ``operation``;
+    ``security`` is a header block's XML text (``username_token``).
+
+    The envelope is written as text from the operation's layout, worked out
+    once: the bytes lxml writes for the same tree, at a fraction of the cost
+    of building it. An operation with a child in another namespace than its
+    wrapper's is built as a tree (``built``).
+    """
+    layout = _layout(operation)
+    if layout is None:
+        return built(operation, values, address=address, security=security)
+
+    parts = [layout.envelope]
+    if operation.addressing or security is not None:
+        parts.append(layout.header)
+        if operation.addressing:
+            parts += [
+                "<wsa:Action>",
+                _escaped(operation.action),
+                "</wsa:Action><wsa:MessageID>urn:uuid:",
+                str(uuid.uuid4()),
+                "</wsa:MessageID><wsa:To>",
+                _escaped(address),
+                "</wsa:To>",
+            ]
+        if security is not None:
+            parts.append(security)
+        parts.append(layout.header_end)
+    parts.append(layout.body)
+    for child, items in _items(operation, values):
+        opening, closing = layout.tags[child.name]
+        for item in items:
+            parts += [opening, _escaped(_text(item)), closing]
+    parts.append(layout.end)
+    return "".join(parts).encode("utf-8"), _headers(operation)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The fixed text of one operation's envelope, around what each call fills."""
+
+    envelope: str  # the declaration and the Envelope's start tag
+    header: str
+    header_end: str
+    body: str  # the Body's and the wrapper's start tags
+    tags: dict[str, tuple[str, str]]  # each child's start and end tag, by name
+    end: str
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(operation: Operation) -> _Layout | None:
+    """``operation``'s layout; None when a child is in a namespace of its own
+    (lxml would declare it on the child, with a prefix counted per document)."""
+    namespace = operation.namespace
+    if not namespace:
+        return None
+    tags = {}
+    for child in operation.children:
+        qualified = etree.QName(child.tag)
+        if qualified.namespace is None:
+            name = qualified.localname
+        elif qualified.namespace == namespace:
+            name = f"ns0:{qualified.localname}"
+        else:
+            return None
+        tags[child.name] = (f"<{name}>", f"</{name}>")
+    soap = ENVELOPE_NS[operation.version]
+    wrapper = f"ns0:{etree.QName(operation.element).localname}"
+    wsa = f' xmlns:wsa="{WSA_NS}"' if operation.addressing else ""
+    return _Layout(
+        envelope=(
+            "<?xml version='1.0' encoding='utf-8'?>\n"
+            f'<soap-env:Envelope xmlns:soap-env="{_escaped(soap)}">'
+        ),
+        header=f"<soap-env:Header{wsa}>",
+        header_end="</soap-env:Header>",
+        body=f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}">',
+        tags=tags,
+        end=f"</{wrapper}></soap-env:Body></soap-env:Envelope>",
+    )
+
+
+#: characters XML 1.0 does not allow (lxml refuses them as well)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escaped(text: str) -> str:
+    """``text`` as lxml writes element text."""
+    if _NOT_XML.search(text):
+        raise ValueError(
+            "All strings must be XML compatible: Unicode or ASCII, no NULL bytes "
+            "or control characters"
+        )
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("\r", "&#13;")
+
+
+def _attribute(text: str) -> str:
+    """``text`` as lxml writes an attribute value (here: a namespace name)."""
+    return _escaped(text).replace('"', "&quot;").replace("\n", "&#10;").replace(
+        "\t", "&#9;"
+    )
+
+
+def built(
+    operation: Operation,
+    values: dict[str, Any],
+    *,
+    address: str,
+    security: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """``request`` by building the envelope as an lxml tree: any operation."""
     soap = ENVELOPE_NS[operation.version]
     envelope = etree.Element(f"{{{soap}}}Envelope", nsmap={"soap-env": soap})
     if operation.addressing or security is not None:
@@ -127,7 +240,7 @@ def request(
         if operation.addressing:
             _addressing(header, operation.action, address)
         if security is not None:
-            header.append(security)
+            header.append(etree.fromstring(security))
 
     body = etree.SubElement(envelope, f"{{{soap}}}Body")
     wrapper = etree.SubElement(
@@ -142,13 +255,24 @@ def request(
 def _fill(
     wrapper: etree._Element, operation: Operation, values: dict[str, Any]
 ) -> None:
-    """Write the values in contract order; None and [] leave a child out."""
+    """Write the values in contract order as children of ``wrapper``."""
+    for child, items in _items(operation, values):
+        for item in items:
+            etree.SubElement(wrapper, child.tag).text = _text(item)
+
+
+def _items(
+    operation: Operation, values: dict[str, Any]
+) -> list[tuple[Child, list[Any]]]:
+    """Each child with its values, in contract order; None and [] leave a
+    child out (an error for a required one), an unknown name is a TypeError."""
     unknown = set(values) - {child.name for child in operation.children}
     if unknown:
         raise TypeError(
             f"{operation.name}() got an unexpected keyword argument "
             f"{min(unknown)!r}"
         )
+    found = []
     for child in operation.children:
         value = values.get(child.name)
         items = list(value or []) if child.repeated else [value]
@@ -158,8 +282,8 @@ def _fill(
                 f"request breaks the contract: missing element {child.name}",
                 operation=operation.name,
             )
-        for item in items:
-            etree.SubElement(wrapper, child.tag).text = _text(item)
+        found.append((child, items))
+    return found
 
 
 def _text(value: Any) -> str:
@@ -189,22 +313,22 @@ def _headers(operation: Operation) -> dict[str, str]:
     return {"SOAPAction": action, "Content-Type": content_type}
 
 
-def username_token(username: str, password: str) -> etree._Element:
-    """A wsse:Security header with a UsernameToken: password digest, UTC Created."""
+def username_token(username: str, password: str) -> str:
+    """A wsse:Security header with a UsernameToken (password digest, UTC
+    Created), as the XML text ``request`` puts in the envelope's header."""
     nonce = os.urandom(16)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = hashlib.sha1(nonce + created.encode() + password.encode()).digest()
-
-    security = etree.Element(f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS})
-    token = etree.SubElement(security, f"{{{WSSE_NS}}}UsernameToken")
-    etree.SubElement(token, f"{{{WSSE_NS}}}Username").text = username
-    secret = etree.SubElement(token, f"{{{WSSE_NS}}}Password", Type=PASSWORD_DIGEST)
-    secret.text = base64.b64encode(digest).decode("ascii")
-    once = etree.SubElement(token, f"{{{WSSE_NS}}}Nonce", EncodingType=BASE64_BINARY)
-    once.text = base64.b64encode(nonce).decode("ascii")
-    stamp = etree.SubElement(token, f"{{{WSU_NS}}}Created", nsmap={"wsu": WSU_NS})
-    stamp.text = created
-    return security
+    return (
+        f'<wsse:Security xmlns:wsse="{WSSE_NS}"><wsse:UsernameToken>'
+        f"<wsse:Username>{_escaped(username)}</wsse:Username>"
+        f'<wsse:Password Type="{PASSWORD_DIGEST}">'
+        f"{base64.b64encode(digest).decode('ascii')}</wsse:Password>"
+        f'<wsse:Nonce EncodingType="{BASE64_BINARY}">'
+        f"{base64.b64encode(nonce).decode('ascii')}</wsse:Nonce>"
+        f'<wsu:Created xmlns:wsu="{WSU_NS}">{created}</wsu:Created>'
+        "</wsse:UsernameToken></wsse:Security>"
+    )
 
 
 # -- answers ----------------------------------------------------------------------
