@@ -1,15 +1,16 @@
-"""SOAP requests built and answers read with lxml, off zeep's per-call path.
+"""SOAP requests written and answers read off zeep's per-call path.
 
 zeep still loads each bundled WSDL once, when an adapter starts; from it
 :func:`operations_of` takes what a call needs (SOAP version, the request's
 wrapper and its children in contract order, the SOAPAction, whether the
 operation carries WS-Addressing actions). :func:`request` then writes the
-envelope zeep would have written, and :func:`answer` reads the reply the way
-zeep's binding did: a fault of either SOAP version is raised as a
-``zeep.exceptions.Fault`` and an unreadable or non-200 answer as zeep's
-``TransportError`` (both for ``transport.translate``, the one mapping into
-govbridge errors); otherwise it returns the response wrapper, whose values
-the adapters read by local name.
+envelope zeep would have written (as text, from a layout worked out once per
+operation; :func:`built` makes the same bytes from an lxml tree), and
+:func:`answer` reads the reply with lxml the way zeep's binding did: a fault
+of either SOAP version is raised as a ``zeep.exceptions.Fault`` and an
+unreadable or non-200 answer as zeep's ``TransportError`` (both for
+``transport.translate``, the one mapping into govbridge errors); otherwise it
+returns the response wrapper, whose values the adapters read by local name.
 """
 
 from __future__ import annotations
