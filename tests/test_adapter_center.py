@@ -422,22 +422,30 @@ def test_written_envelopes_are_the_bytes_of_the_built_tree(
                 operation, values, address="http://h/x?a=1&b=<2>", security=signed
             )
             assert written == tree, (operation.name, text)
+        if not any(child.required for child in operation.children):
+            # a wrapper without children is written as an empty element
+            empty = envelope.request(operation, {}, address="x", security=security)
+            assert empty == envelope.built(
+                operation, {}, address="x", security=security
+            ), operation.name
 
 
 def test_written_envelopes_refuse_what_lxml_refuses() -> None:
-    """A value XML cannot carry is a ValueError either way, and a missing
-    required child the contract error, before anything is written."""
+    """A value XML cannot carry is the same ValueError either way (a lone
+    surrogate the UnicodeEncodeError), and a missing required child the
+    contract error, before anything is written."""
     operation = next(
         op
         for op in _bundled_operations()
         if any(child.required for child in op.children)
     )
     good = {child.name: "x" for child in operation.children}
-    for bad in ("nul\x00", "bell\x07", "\ufffe"):
+    for bad in ("nul\x00", "bell\x07", "\ufffe", "lone \ud800"):
         values = {**good, operation.children[0].name: bad}
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError) as written:
             envelope.request(operation, values, address="x")
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError) as built:
             envelope.built(operation, values, address="x")
+        assert type(written.value) is type(built.value)  # UnicodeEncodeError too
     with pytest.raises(ProtocolError, match="missing element"):
         envelope.request(operation, {}, address="x")

@@ -149,12 +149,15 @@ def request(
         if security is not None:
             parts.append(security)
         parts.append(layout.header_end)
-    parts.append(layout.body)
+    written = []
     for child, items in _items(operation, values):
         opening, closing = layout.tags[child.name]
         for item in items:
-            parts += [opening, _escaped(_text(item)), closing]
-    parts.append(layout.end)
+            written += [opening, _escaped(_text(item)), closing]
+    if written:
+        parts += [layout.body, *written, layout.end]
+    else:
+        parts.append(layout.empty)
     return "".join(parts).encode("utf-8"), _headers(operation)
 
 
@@ -168,6 +171,7 @@ class _Layout:
     body: str  # the Body's and the wrapper's start tags
     tags: dict[str, tuple[str, str]]  # each child's start and end tag, by name
     end: str
+    empty: str  # the Body with a wrapper without children, to the end
 
 
 @functools.lru_cache(maxsize=256)
@@ -200,11 +204,16 @@ def _layout(operation: Operation) -> _Layout | None:
         body=f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}">',
         tags=tags,
         end=f"</{wrapper}></soap-env:Body></soap-env:Envelope>",
+        empty=(
+            f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}"/>'
+            "</soap-env:Body></soap-env:Envelope>"
+        ),
     )
 
 
-#: characters XML 1.0 does not allow (lxml refuses them as well)
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: characters XML 1.0 does not allow (lxml refuses them as well); a lone
+#: surrogate passes here and fails the UTF-8 encoding, as it does in lxml
+_NOT_XML = re.compile("[^\t\n\r\x20-\ufffd\U00010000-\U0010ffff]")
 
 
 def _escaped(text: str) -> str:
