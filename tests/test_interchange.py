@@ -325,3 +325,40 @@ def test_code_tables_annotate_every_value() -> None:
 
     assert len(values) > 20
     assert glossed == values
+
+
+def test_a_limit_longer_than_ten_years_is_refused_without_counting_it(
+    interchange: Interchange,
+) -> None:
+    """A promised limit past the due-date rule's reach is a problem at the
+    limit, named at once, instead of a walk through the calendar to year 9999
+    (which took minutes and ended in an OverflowError)."""
+    case = _example("case")
+    case.find(f"{qname('promise')}/{qname('limit')}").text = "13800000000"
+
+    with pytest.raises(ValidationError) as caught:
+        interchange.validate(case, system="center", record="r-9")
+
+    assert caught.value.field == "/case/promise/limit"
+    assert caught.value.record == "r-9"
+    assert "longer than the due-date rule counts (3650)" in str(caught.value)
+
+    case.find(f"{qname('promise')}/{qname('limit')}").text = "3650"
+    with pytest.raises(ValidationError) as counted:
+        interchange.validate(case, system="center", record="r-9")
+    assert counted.value.field == "/case/promise/dueDate"  # counted, then compared
+
+
+def test_attachment_content_beyond_ascii_is_not_valid_base64(
+    interchange: Interchange,
+) -> None:
+    """Full-width characters in an inline attachment's content are refused
+    as a problem at the content, not as a bare ValueError from the decoder."""
+    attachment = _example("attachment")
+    attachment.find(qname("content")).text = "Ｚ２９２"
+
+    with pytest.raises(ValidationError) as caught:
+        interchange.validate(attachment, system="portal", record="a-1")
+
+    assert caught.value.field == "/attachment/content"
+    assert "not valid base64" in str(caught.value)

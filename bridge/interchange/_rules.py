@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,15 +80,29 @@ def _identifier(element: etree._Element) -> Iterator[Problem]:
         yield Problem(xpath_of(number), line_of(number), message)
 
 
+#: the longest promised limit the due-date rule counts out (ten years, in
+#: either unit; statutory limits are weeks or months): a longer one is a
+#: problem, not a walk through the calendar to its last year
+LONGEST_LIMIT = 3650
+
+
 def _due_date(promise: etree._Element, calendar: WorkCalendar) -> Iterator[Problem]:
     due = promise.find(qname("dueDate"))
     accepted = _acceptance_day(promise.getparent())
     if due is None or accepted is None:
         return
 
-    expected = calendar.due_date(
-        accepted, int(get(promise, "limit")), get(promise, "unit")
-    )
+    limit = int(get(promise, "limit"))
+    if limit > LONGEST_LIMIT:
+        node = promise.find(qname("limit"))
+        yield Problem(
+            xpath_of(node),
+            line_of(node),
+            f"limit {limit} {get(promise, 'unit')} is longer than the due-date "
+            f"rule counts ({LONGEST_LIMIT})",
+        )
+        return
+    expected = calendar.due_date(accepted, limit, get(promise, "unit"))
     found = date.fromisoformat(get(promise, "dueDate"))
     if found != expected:
         message = (
@@ -115,7 +128,7 @@ def _digest(attachment: etree._Element) -> Iterator[Problem]:
 
     try:
         data = base64.b64decode("".join((content.text or "").split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character beyond ASCII
         yield Problem(xpath_of(content), line_of(content), "not valid base64")
         return
 
