@@ -224,14 +224,14 @@ def test_get_reads_nested_paths_and_absent_ones() -> None:
     assert get(case, "promise/nothing") == ""
 
 
-def test_normalise_restores_schema_order(interchange: Interchange) -> None:
-    """normalise reorders children that were built out of sequence."""
+def test_settle_restores_schema_order(interchange: Interchange) -> None:
+    """settle reorders children that were built out of sequence."""
     case = _example("case")
     case.append(case.find(qname("channel")))
     applicant = case.find(qname("applicant"))
     applicant.insert(0, applicant.find(qname("mobile")))
 
-    interchange.normalise(case)
+    interchange.settle(case, system="test", record="x")
 
     interchange.validate(case, system="test", record="x")
     assert etree.QName(case[2]).localname == "channel"

@@ -148,16 +148,17 @@ def request(
             ]
         if security is not None:
             parts.append(security)
-        parts.append(layout.header_end)
+        parts.append("</soap-env:Header>")
     written = []
     for child, items in _items(operation, values):
         opening, closing = layout.tags[child.name]
         for item in items:
             written += [opening, _escaped(_text(item)), closing]
     if written:
-        parts += [layout.body, *written, layout.end]
+        parts += [layout.wrapper, ">", *written, layout.wrapper_end]
     else:
-        parts.append(layout.empty)
+        parts += [layout.wrapper, "/>"]  # as lxml writes an empty element
+    parts.append("</soap-env:Body></soap-env:Envelope>")
     return "".join(parts).encode("utf-8"), _headers(operation)
 
 
@@ -166,12 +167,10 @@ class _Layout:
     """The fixed text of one operation's envelope, around what each call fills."""
 
     envelope: str  # the declaration and the Envelope's start tag
-    header: str
-    header_end: str
-    body: str  # the Body's and the wrapper's start tags
+    header: str  # the Header's start tag
+    wrapper: str  # the Body's start tag and the wrapper's, without its ">"
     tags: dict[str, tuple[str, str]]  # each child's start and end tag, by name
-    end: str
-    empty: str  # the Body with a wrapper without children, to the end
+    wrapper_end: str
 
 
 @functools.lru_cache(maxsize=256)
@@ -197,17 +196,12 @@ def _layout(operation: Operation) -> _Layout | None:
     return _Layout(
         envelope=(
             "<?xml version='1.0' encoding='utf-8'?>\n"
-            f'<soap-env:Envelope xmlns:soap-env="{_escaped(soap)}">'
+            f'<soap-env:Envelope xmlns:soap-env="{_attribute(soap)}">'
         ),
         header=f"<soap-env:Header{wsa}>",
-        header_end="</soap-env:Header>",
-        body=f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}">',
+        wrapper=f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}"',
         tags=tags,
-        end=f"</{wrapper}></soap-env:Body></soap-env:Envelope>",
-        empty=(
-            f'<soap-env:Body><{wrapper} xmlns:ns0="{_attribute(namespace)}"/>'
-            "</soap-env:Body></soap-env:Envelope>"
-        ),
+        wrapper_end=f"</{wrapper}>",
     )
 
 

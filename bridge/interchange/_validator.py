@@ -72,10 +72,12 @@ class Interchange:
         self._validate(element, system=system, record=record, reorder=False)
 
     def settle(self, element: etree._Element, *, system: str, record: str) -> None:
-        """``normalise`` then ``validate``, with the walk skipped when the XSDs
-        accept ``element`` as it stands. A mapping whose fields follow the
-        schema writes its documents in order, and the walk over every child
-        costs more than the validation."""
+        """``validate`` a document whose children may be out of the order its
+        schema declares: when the XSDs refuse it as it stands, its children
+        are put in that order first. A mapping whose fields follow the schema
+        writes its documents in order, and the walk over every child costs
+        more than the validation, so a document accepted as it is is not
+        walked."""
         self._validate(element, system=system, record=record, reorder=True)
 
     def _validate(
@@ -126,13 +128,6 @@ class Interchange:
         if valid:
             return list(problems(element, self.calendar))
         return found
-
-    def normalise(self, element: etree._Element) -> None:
-        """Put the children of ``element`` in the order its schema declares."""
-        kind = self.kind_of(element)
-        with self._lock:
-            declaration = self._xmlschema().elements[kind]
-            _reorder(element, declaration, self._orders)
 
     def _xmlschema(self) -> xmlschema.XMLSchema:
         if self._detailed is None:
