@@ -46,6 +46,18 @@ class FloorRun:
     def rate(self) -> float:
         return self.cases / self.seconds if self.seconds else 0.0
 
+    def joined(self, other: FloorRun) -> FloorRun:
+        """This replay and ``other`` counted as one (per-operation times are
+        this one's)."""
+        return FloorRun(
+            cases=self.cases + other.cases,
+            seconds=self.seconds + other.seconds,
+            requests=self.requests + other.requests,
+            per_operation_ms=self.per_operation_ms,
+            sims_cpu=self.sims_cpu + other.sims_cpu,
+            client_cpu=self.client_cpu + other.client_cpu,
+        )
+
     def cpu_ms_per_case(self) -> tuple[float, float]:
         """CPU milliseconds per case: (the replaying client, the simulators)."""
         if not self.cases:

@@ -174,7 +174,7 @@ def _through(row: dict[str, Any]) -> str:
 
 def _pairs(title: str, phase: dict[str, Any]) -> str:
     reference = "reference_rate" in phase
-    columns = "| run | floor | bridge | ratio |"
+    columns = "| run | floor | before / after | bridge | ratio |"
     if reference:
         columns += " floor over requests | ratio to it |"
     lines = [
@@ -184,15 +184,18 @@ def _pairs(title: str, phase: dict[str, Any]) -> str:
             f"Backlog of {phase['backlog']} cases (half online filings, half "
             f"window cases), each run capped at {phase['cap_seconds']:.0f} s; the "
             f"floor replays {phase['floor_sample']} cases of the same mix from "
-            "simulators holding "
-            "the same backlog. Cases per second."
+            "simulators holding the same backlog, just before the bridge run and "
+            "again just after it; the two replays count as one. Cases per second."
         ),
         "",
         columns + " cases through | seconds | peak RSS MB |",
         "|---" * (columns.count("|") + 2) + "|",
     ]
     for index, row in enumerate(phase["runs"], start=1):
-        cells = f"| {index} | {row['floor_rate']:.2f} | {row['bridge_rate']:.2f} | "
+        cells = (
+            f"| {index} | {row['floor_rate']:.2f} | {row['floor_before_rate']:.2f} / "
+            f"{row['floor_after_rate']:.2f} | {row['bridge_rate']:.2f} | "
+        )
         cells += f"{row['ratio']:.3f} | "
         if reference:
             cells += f"{row['reference_rate']:.2f} | {row['reference_ratio']:.3f} | "
@@ -347,8 +350,12 @@ def _method(figures: dict[str, Any]) -> str:
             ),
             (
                 "- Ratios are taken pair by pair (floor run i, bridge run i), then "
-                "the median. The delay comparison's floor is the one-at-a-time rate "
-                "with the same delay."
+                "the median. A pair's floor is its two replays, before and after "
+                "the bridge run, taken together (their cases over their seconds): "
+                "the machine's speed can drift by a factor of two within minutes, "
+                "and a floor taken on one side only then mis-states the pair. The "
+                "delay comparison's floor is the one-at-a-time rate with the same "
+                "delay."
             ),
             (
                 "- Latency: arrivals are read from the request logs every 50 ms; a "

@@ -141,15 +141,21 @@ class Bench:
         reference: bool = False,
     ) -> dict[str, Any]:
         """``runs`` pairs of (floor, bridge) with their ratios, pair by pair;
-        with ``reference``, the ratio to the requests floor as well."""
+        with ``reference``, the ratio to the requests floor as well.
+
+        A pair's floor is replayed just before and just after its bridge run,
+        and the two replays count as one: the machine's speed may drift while
+        the bridge runs, and the floor is then taken on both sides of it."""
         rows = []
         for index in range(runs):
-            floor, other = self.floor(templates, sample, delay, size, reference)
+            before, other = self.floor(templates, sample, delay, size, reference)
             bridge = self.backlog(templates, label, size, cap, delay)
-            rows.append(pair_row(floor, bridge, other))
+            after, _ = self.floor(templates, sample, delay, size)
+            rows.append(pair_row(before, bridge, other, after))
             self.say(
-                f"{label} run {index + 1}/{runs}: floor {floor.rate:.1f}/s, "
-                f"bridge {bridge.rate:.1f}/s, ratio {rows[-1]['ratio']:.2f}"
+                f"{label} run {index + 1}/{runs}: floor {before.rate:.1f}/s "
+                f"before, {after.rate:.1f}/s after, bridge {bridge.rate:.1f}/s, "
+                f"ratio {rows[-1]['ratio']:.2f}"
                 + (f" (requests floor {other.rate:.1f}/s)" if other else "")
             )
         return {
@@ -242,8 +248,17 @@ def pair_spreads(rows: list[dict[str, Any]], reference: bool) -> dict[str, Any]:
 
 
 def pair_row(
-    floor: FloorRun, bridge: BacklogRun, reference: FloorRun | None = None
+    floor: FloorRun,
+    bridge: BacklogRun,
+    reference: FloorRun | None = None,
+    after: FloorRun | None = None,
 ) -> dict[str, Any]:
+    """One pair's figures; with ``after``, the floor is ``floor`` and ``after``
+    together."""
+    sides = {"floor_before_rate": floor.rate, "floor_after_rate": floor.rate}
+    if after is not None:
+        sides["floor_after_rate"] = after.rate
+        floor = floor.joined(after)
     extra = {}
     if reference is not None:
         extra = {
@@ -254,6 +269,7 @@ def pair_row(
     client_cpu_ms, floor_sims_cpu_ms = floor.cpu_ms_per_case()
     return {
         **extra,
+        **sides,
         "bridge_cpu_ms": bridge_cpu_ms,
         "sims_cpu_ms": sims_cpu_ms,
         "cpu_ratio": bridge_cpu_ms / sims_cpu_ms if sims_cpu_ms else 0.0,

@@ -55,3 +55,23 @@ def test_failed_run_is_shown_as_failed_and_left_out_of_the_medians() -> None:
     assert "| 1 | 25.0 | 20.0 | 1.25 | 12.0 | 3.0 |" in lines
     assert any(line.startswith("Median (min – max): bridge 27.5 (25.0 – 30.0) ms")
                for line in lines)
+
+
+def test_a_pairs_floor_is_its_replays_before_and_after_the_bridge_together() -> None:
+    """A floor of 50 cases/s before the bridge run and 25/s after it (the
+    machine slowed meanwhile) is 1000 cases in 30 s: the pair's floor is 33.3/s
+    and its ratio the bridge's 40/s over that, not over either side alone."""
+    before = FloorRun(cases=500, seconds=10.0, requests=5000, sims_cpu=6.0,
+                      client_cpu=1.0)
+    after = FloorRun(cases=500, seconds=20.0, requests=5000, sims_cpu=10.0,
+                     client_cpu=2.0)
+    bridge = _bridge(800.0, bridge_cpu=16.0, sims_cpu=12.0)
+
+    row = pair_row(before, bridge, after=after)
+
+    assert (row["floor_before_rate"], row["floor_after_rate"]) == (50.0, 25.0)
+    assert round(row["floor_rate"], 2) == 33.33
+    assert round(row["ratio"], 3) == 1.2
+    assert row["floor_sims_cpu_ms"] == 16.0
+    assert row["floor_client_cpu_ms"] == 3.0
+    assert row["floor_requests"] == 10000

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.config import load_config
 from bridge.engine.bridge import Bridge
 from bridge.engine.outbox import enqueue
-from bridge.store.schema import cases
+from bridge.store.schema import cases, deliveries
 from tests.bridgerun import Flow
 
 
@@ -66,3 +66,26 @@ def test_a_claimed_step_carries_its_case_deliveries_to_that_target(
         "step": [("step", "inflight", f"center:step:{case_id}:1")],
         "progress": [("progress", "inflight", f"portal:progress:{case_id}:1")],
     }
+
+
+def test_a_claim_takes_the_oldest_cases_writes_before_newer_cases(
+    tmp_path: Path,
+) -> None:
+    """A step found for the oldest case after three cases were read is claimed
+    before the launches of the two newer cases: a backlog is carried through
+    case by case (claimed by id, the step would wait behind both launches)."""
+    with _polled(tmp_path, window=3) as bridge:
+        with bridge.rt.store.begin() as conn:
+            oldest = conn.execute(select(func.min(cases.c.id))).scalar_one()
+            enqueue(
+                conn, oldest, "center", "step", f"center:step:{oldest}:1", "<x/>"
+            )
+        claimed = bridge.deliverer._due(2)
+        with bridge.rt.store.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.case_id, deliveries.c.operation)
+                .where(deliveries.c.id.in_(claimed))
+                .order_by(deliveries.c.id)
+            ).all()
+
+    assert [tuple(row) for row in rows] == [(oldest, "launch"), (oldest, "step")]

@@ -148,7 +148,14 @@ _MARK_DONE = Prepared(
 
 #: claimed deliveries with the cases they belong to (built once)
 def _due_query() -> Select[tuple[int]]:
-    """The oldest due deliveries not yet claimed by another holder.
+    """The due deliveries not yet claimed by another holder, those of the
+    oldest cases first.
+
+    Cases are numbered as they are read, so a case's later writes (a flow's
+    steps, found by a sweep) come before the first writes of cases read
+    after it: a backlog is carried through case by case, each result reaching
+    its targets as soon as the systems allow, rather than every case launched
+    first and all of them finished last.
 
     A delivery waits while an earlier one of its case to the same target is
     not done, and a write that needs the case number (or flow) another
@@ -192,7 +199,7 @@ def _due_query() -> Select[tuple[int]]:
             ~blocked,
             ~waiting,
         )
-        .order_by(deliveries.c.id)
+        .order_by(deliveries.c.case_id, deliveries.c.id)
         .limit(bindparam("b_limit"))
     )
 

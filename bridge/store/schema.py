@@ -22,7 +22,7 @@ metadata = MetaData()
 
 #: The migration revision (bridge/store/migrations) whose schema this module
 #: declares; a new store is stamped with it.
-REVISION = "0005"
+REVISION = "0006"
 
 #: Where each paged source was read up to: (change time, record key).
 watermarks = Table(
@@ -94,9 +94,11 @@ deliveries = Table(
 #: the deliveries still to make, written out rather than bound: a query must
 #: carry this very text for SQLite to use the partial index below
 OPEN_DELIVERIES = text("deliveries.status IN ('pending', 'inflight')")
-#: open deliveries in id order: the claim takes the oldest due ones and stops
+#: open deliveries by case, then id: the claim takes the due ones of the
+#: oldest cases and stops
 Index(
-    "ix_deliveries_open",
+    "ix_deliveries_open_case",
+    deliveries.c.case_id,
     deliveries.c.id,
     sqlite_where=OPEN_DELIVERIES,
     postgresql_where=OPEN_DELIVERIES,
