@@ -43,6 +43,8 @@ log = structlog.get_logger()
 
 RecordHandler = Callable[[Runtime, Connection, etree._Element, str], str]
 Premap = Callable[[Runtime, etree._Element, str], object]
+#: a listed record with its key and its digest (worked out once per page)
+Listed = tuple[etree._Element, str, str]
 
 
 def poll_paged(
@@ -84,11 +86,12 @@ def poll_paged(
     routed = 0
     while True:
         page = read(fetch, since, after, rt.config.poll.page_size)
-        memo = _premapped(rt, source, page, key_of, premap)
+        listed = [(record, key_of(record), digest(record)) for record in page.records]
+        memo = _premapped(rt, source, page, listed, premap)
         token = _page_memo.set(memo)
         try:
             with rt.store.begin() as conn:
-                routed += _take_page(rt, conn, source, page, key_of, handle)
+                routed += _take_page(rt, conn, source, page, listed, handle)
                 if page.cursor is not None:
                     _advance(rt, conn, source, mark, page.cursor)
                 crashpoint("poll.before_commit")
@@ -152,20 +155,19 @@ def _premapped(
     rt: Runtime,
     source: str,
     page: Page,
-    key_of: Callable[[etree._Element], str],
+    listed: list[Listed],
     premap: Premap | None,
 ) -> dict[tuple[str, str, str, str], Any] | None:
     """Map the page's records not seen before, ahead of the transaction."""
-    if premap is None or not page.records:
+    if premap is None or not listed:
         return None
-    listed = [(record, key_of(record)) for record in page.records]
     with rt.store.reading() as conn:
-        seen = seen_versions(conn, source, (key for _record, key in listed))
+        seen = seen_versions(conn, source, (key for _record, key, _version in listed))
     memo: dict[tuple[str, str, str, str], Any] = {}
     token = _page_memo.set(memo)
     try:
-        for record, key in listed:
-            if key in page.rejected or (key, digest(record)) in seen:
+        for record, key, version in listed:
+            if key in page.rejected or (key, version) in seen:
                 continue
             try:
                 premap(rt, record, key)
@@ -235,11 +237,10 @@ def _take_page(
     conn: Connection,
     source: str,
     page: Page,
-    key_of: Callable[[etree._Element], str],
+    listed: list[Listed],
     handle: RecordHandler,
 ) -> int:
     routed = 0
-    listed = [(record, key_of(record), digest(record)) for record in page.records]
     seen = seen_versions(conn, source, (key for _record, key, _version in listed))
     for record, key, version in listed:
         if (key, version) in seen:
