@@ -242,3 +242,29 @@ def test_envelope_body_and_signature_follow_zeep() -> None:
         digest
     ).decode()
     assert created.endswith("Z")
+
+
+def test_a_listed_record_is_copied_with_its_elements_and_text_only() -> None:
+    """The listing's records reach the mapping as detached, unqualified copies:
+    namespaces, attributes, tails, comments and processing instructions go, a
+    nil child goes with its content (unless nil children are kept), the
+    original is left as it was."""
+    from bridge.adapters.portal import _unqualified
+
+    answer = etree.fromstring(
+        '<r xmlns="urn:p" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<filing kind="a"> <no>1</no><!-- note -->after'
+        '<gone xsi:nil="true"><x>1</x></gone>'
+        '<kept xsi:nil="false">v<y/>tail</kept><?pi x?></filing></r>'
+    )
+    record = answer[0]
+    before = etree.tostring(answer)
+
+    plain = _unqualified(record)
+    with_nil = _unqualified(record, drop_nil=False)
+
+    assert etree.tostring(plain) == b"<filing> <no>1</no><kept>v<y/></kept></filing>"
+    assert etree.tostring(with_nil) == (
+        b"<filing> <no>1</no><gone><x>1</x></gone><kept>v<y/></kept></filing>"
+    )
+    assert plain.getparent() is None and etree.tostring(answer) == before
