@@ -15,7 +15,7 @@ from lxml import etree
 
 from bridge.adapters import envelope
 from bridge.adapters.base import Cursor, WriteOutcome
-from bridge.adapters.portal import BINDING, WSDL_PATH, PortalAdapter
+from bridge.adapters.portal import BINDING, WSDL_PATH, PortalAdapter, _unqualified
 from bridge.errors import BusyError, RejectedError, UnavailableError
 from bridge.sim.portal import ENDPOINT, FILING_FIELDS, PortalSimulator
 
@@ -249,8 +249,6 @@ def test_a_listed_record_is_copied_with_its_elements_and_text_only() -> None:
     namespaces, attributes, tails, comments and processing instructions go, a
     nil child goes with its content (unless nil children are kept), the
     original is left as it was."""
-    from bridge.adapters.portal import _unqualified
-
     answer = etree.fromstring(
         '<r xmlns="urn:p" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
         '<filing kind="a"> <no>1</no><!-- note -->after'
