@@ -308,6 +308,23 @@ def _latency(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _processors(figures: dict[str, Any]) -> str:
+    """Where each side ran (bench/cpus.py)."""
+    layout = figures.get("processors")
+    if not layout:
+        return (
+            "- One processor: the bridge, the simulators and the floor's client "
+            "share it."
+        )
+    return (
+        "- Each side has a processor of its own, as it would across a network: "
+        f"the bridge keeps its threads on processor {layout['client']} "
+        "(`[service] cpu`), and the floor's client replays there too; the "
+        f"simulators' process keeps to processor {layout['sims']}. Otherwise "
+        "the kernel wakes each side's threads on the other's processor."
+    )
+
+
 def _method(figures: dict[str, Any]) -> str:
     return "\n".join(
         [
@@ -318,11 +335,7 @@ def _method(figures: dict[str, Any]) -> str:
                 "`govbridge run --config` in another, on a fresh SQLite store, against "
                 "fresh simulators for every run."
             ),
-            (
-                "- The bridge keeps its threads on one processor, the least busy "
-                "when it starts (`[service] cpu`, by default `auto`); the "
-                "simulators and the floor's client are left to the kernel."
-            ),
+            _processors(figures),
             (
                 "- The floor posts the bytes the bridge itself sent for one online "
                 "filing and one window case (captured through a recording proxy), "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.capture import Templates, capture
+from bench.cpus import PROCESSORS, on_processor
 from bench.e2e import BacklogRun, BridgeExited, run_backlog
 from bench.floor import FloorRun, run_floor
 from bench.latency import run_latency
@@ -91,13 +92,17 @@ class Bench:
             online, window = _halves(sample)
             page_size = int(SETTINGS["poll"]["page_size"])
             keys = (filings[:online], numbers[:window])
-            floor = run_floor(
-                templates, sims.urls, keys, page_size, sims_pid=sims.process.pid
-            )
-            other = None
-            if reference:
-                keys = (filings[online : 2 * online], numbers[window : 2 * window])
-                other = run_floor(templates, sims.urls, keys, page_size, "requests")
+            # the floor's client on the processor the bridge runs on
+            with on_processor(PROCESSORS.client if PROCESSORS else None):
+                floor = run_floor(
+                    templates, sims.urls, keys, page_size, sims_pid=sims.process.pid
+                )
+                other = None
+                if reference:
+                    keys = (filings[online : 2 * online], numbers[window : 2 * window])
+                    other = run_floor(
+                        templates, sims.urls, keys, page_size, "requests"
+                    )
         self.done_with(folder)
         return floor, other
 
@@ -311,6 +316,7 @@ def _phases(bench: Bench, timed: Say, started: float) -> dict[str, Any]:
         "plan": plan.__dict__.copy(),
         "machine": machine(),
         "settings": SETTINGS,
+        "processors": PROCESSORS.__dict__.copy() if PROCESSORS else None,
         "oa_step_seconds": OA_STEP_SECONDS,
         "per_case": templates.per_case(),
         "writes_per_case": templates.writes_per_case(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.cpus import PROCESSORS
 from bridge.service.demo import write_toml
 
 #: every setting the benchmark changes from the example configuration
@@ -23,6 +24,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "backoff_base_seconds": 0.2,
         "backoff_max_seconds": 2,
     },
+    # the bridge on the processor of the side under test (bench/cpus.py)
+    **({"service": {"cpu": PROCESSORS.client}} if PROCESSORS else {}),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cpus import PROCESSORS, on_processor
 from bridge.sim.admin import SimAdmin
 
 #: the size of every bulk-filed attachment: the same for the floor (whose
@@ -83,10 +84,13 @@ class SimProcess:
 
 
 def start_sims(state_dir: Path, timeout: float = 60.0) -> SimProcess:
-    """Start the three simulators on free loopback ports in a new process."""
+    """Start the three simulators on free loopback ports in a new process, on
+    the simulators' processor (bench/cpus.py)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     out_path = state_dir / "sim-stdout.log"
-    with open(out_path, "wb") as out:
+    # a child starts on the processors of the thread that started it
+    cpu = PROCESSORS.sims if PROCESSORS else None
+    with open(out_path, "wb") as out, on_processor(cpu):
         process = subprocess.Popen(
             [
                 sys.executable,

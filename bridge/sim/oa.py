@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS oa_flow (
     relate_doc TEXT,
     record TEXT NOT NULL
 );
+-- the flows a tick moves on: found without reading every flow ever launched
+CREATE INDEX IF NOT EXISTS oa_flow_due ON oa_flow(due) WHERE due IS NOT NULL;
 CREATE TABLE IF NOT EXISTS oa_attachment (
     id INTEGER PRIMARY KEY,
     file_name TEXT NOT NULL,
