@@ -35,21 +35,15 @@ def layout(allowed: set[int] | None = None) -> Layout | None:
     return Layout(client=min(allowed), sims=max(allowed))
 
 
-def keep_to(cpu: int | None) -> None:
-    """Keep the calling thread (and the threads it starts) on ``cpu``; None
-    leaves it where it is."""
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-
-
 @contextmanager
 def on_processor(cpu: int | None) -> Iterator[None]:
-    """The calling thread on ``cpu`` for the block, then where it was."""
+    """The calling thread (and the threads and processes it starts) on ``cpu``
+    for the block, then where it was; None leaves it where it is."""
     if cpu is None:
         yield
         return
     before = os.sched_getaffinity(0)
-    keep_to(cpu)
+    os.sched_setaffinity(0, {cpu})
     try:
         yield
     finally:
@@ -58,3 +52,6 @@ def on_processor(cpu: int | None) -> Iterator[None]:
 
 #: this machine's layout, the same for every phase of a run
 PROCESSORS = layout()
+#: the side under test's processor and the simulators'; None on one processor
+CLIENT_CPU = PROCESSORS.client if PROCESSORS else None
+SIMS_CPU = PROCESSORS.sims if PROCESSORS else None

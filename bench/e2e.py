@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cpus import PROCESSORS, on_processor
+from bench.cpus import SIMS_CPU, on_processor
 from bench.setup import bridge_config
 from bench.sims import RequestTail, SimProcess
 from bench.stats import cpu_seconds
@@ -160,7 +160,7 @@ def run_backlog(
         cpu_before = cpu_seconds(process.pid), cpu_seconds(sims.process.pid)
         # watching is not the bridge's work: it runs beside the simulators,
         # whose request logs it reads, and leaves the bridge its processor
-        with on_processor(PROCESSORS.sims if PROCESSORS else None):
+        with on_processor(SIMS_CPU):
             while done < total and time.monotonic() - started < timeout:
                 if process.poll() is not None:
                     raise BridgeExited(process, root)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.capture import Templates, capture
-from bench.cpus import PROCESSORS, on_processor
+from bench.cpus import CLIENT_CPU, PROCESSORS, on_processor
 from bench.e2e import BacklogRun, BridgeExited, run_backlog
 from bench.floor import FloorRun, run_floor
 from bench.latency import run_latency
@@ -93,7 +93,7 @@ class Bench:
             page_size = int(SETTINGS["poll"]["page_size"])
             keys = (filings[:online], numbers[:window])
             # the floor's client on the processor the bridge runs on
-            with on_processor(PROCESSORS.client if PROCESSORS else None):
+            with on_processor(CLIENT_CPU):
                 floor = run_floor(
                     templates, sims.urls, keys, page_size, sims_pid=sims.process.pid
                 )

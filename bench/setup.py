@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.cpus import PROCESSORS
+from bench.cpus import CLIENT_CPU
 from bridge.service.demo import write_toml
 
 #: every setting the benchmark changes from the example configuration
@@ -25,7 +25,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "backoff_max_seconds": 2,
     },
     # the bridge on the processor of the side under test (bench/cpus.py)
-    **({"service": {"cpu": PROCESSORS.client}} if PROCESSORS else {}),
+    **({"service": {"cpu": CLIENT_CPU}} if CLIENT_CPU is not None else {}),
 }
 
 

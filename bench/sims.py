@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.cpus import PROCESSORS, on_processor
+from bench.cpus import SIMS_CPU, on_processor
 from bridge.sim.admin import SimAdmin
 
 #: the size of every bulk-filed attachment: the same for the floor (whose
@@ -89,8 +89,7 @@ def start_sims(state_dir: Path, timeout: float = 60.0) -> SimProcess:
     state_dir.mkdir(parents=True, exist_ok=True)
     out_path = state_dir / "sim-stdout.log"
     # a child starts on the processors of the thread that started it
-    cpu = PROCESSORS.sims if PROCESSORS else None
-    with open(out_path, "wb") as out, on_processor(cpu):
+    with open(out_path, "wb") as out, on_processor(SIMS_CPU):
         process = subprocess.Popen(
             [
                 sys.executable,

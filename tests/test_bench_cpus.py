@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.cpus import PROCESSORS, Layout, layout, on_processor
-from bench.setup import SETTINGS
+from bench.cpus import CLIENT_CPU, SIMS_CPU, Layout, layout, on_processor
+from bench.setup import bridge_config
 from bench.sims import running_sims
+from bridge.config import load_config
 
 
 def test_each_side_gets_a_processor_of_its_own_when_there_are_two() -> None:
@@ -20,12 +21,14 @@ def test_each_side_gets_a_processor_of_its_own_when_there_are_two() -> None:
     assert layout(set()) is None
 
 
-def test_the_bridge_is_configured_on_the_side_under_tests_processor() -> None:
-    """The bridge's ``[service] cpu`` is the layout's client processor."""
-    if PROCESSORS is None:
-        assert "service" not in SETTINGS
-    else:
-        assert SETTINGS["service"] == {"cpu": PROCESSORS.client}
+def test_the_bridge_is_configured_on_the_side_under_tests_processor(
+    tmp_path: Path,
+) -> None:
+    """The configuration a bridge run reads holds the layout's client
+    processor as ``[service] cpu`` (the default ``auto`` on one processor)."""
+    urls = {name: "http://127.0.0.1:9" for name in ("center", "oa", "portal")}
+    config = load_config(bridge_config(tmp_path, urls))
+    assert config.service.cpu == (CLIENT_CPU if CLIENT_CPU is not None else "auto")
 
 
 def test_a_thread_is_held_to_a_processor_for_a_block_then_freed() -> None:
@@ -44,9 +47,7 @@ def test_the_simulators_process_keeps_to_its_processor(tmp_path: Path) -> None:
     with running_sims(tmp_path / "sim") as sims:
         pid = sims.process.pid
         threads = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
-        expected = (
-            {PROCESSORS.sims} if PROCESSORS else os.sched_getaffinity(0)
-        )
+        expected = {SIMS_CPU} if SIMS_CPU is not None else os.sched_getaffinity(0)
         assert len(threads) > 1
         for tid in threads:
             assert os.sched_getaffinity(tid) == expected, tid
