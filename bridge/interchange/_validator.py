@@ -6,17 +6,20 @@ import itertools
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-import xmlschema
 from lxml import etree
 
 from bridge.errors import ValidationError
+from bridge.interchange._model import ContentModel, Declared, content_model
 from bridge.interchange._paths import KINDS, NS
 from bridge.interchange._rules import Problem, line_of, problems, xpath_of
 from bridge.interchange.calendar import WorkCalendar
 from bridge.paths import schemas_dir as default_schemas_dir
+
+if TYPE_CHECKING:
+    import xmlschema
 
 log = structlog.get_logger()
 
@@ -32,7 +35,9 @@ class Interchange:
     """The interchange schemas of version 1, ready to validate documents.
 
     lxml validates on the fast path; when a document fails, xmlschema reads it
-    again to name the first bad node and what it expected there. A document
+    again to name the first bad node and what it expected there. xmlschema is
+    loaded on the first such failure: it holds about 20 MB that a bridge whose
+    documents are valid has no use for. A document
     the XSDs accept then goes through the rules XSD cannot state (check
     characters, due dates, digests). One lock guards the schema objects, so an
     instance can be shared by threads.
@@ -47,6 +52,7 @@ class Interchange:
         self._lxml = etree.XMLSchema(etree.parse(str(base / ROOT_SCHEMA)))
         self._detailed: xmlschema.XMLSchema | None = None
         self._orders: _Orders = {}
+        self._model: ContentModel | None = None
         self._lock = threading.Lock()
 
     @property
@@ -92,8 +98,8 @@ class Interchange:
         with self._lock:
             valid = self._lxml.validate(element)
             if not valid and reorder:
-                declaration = self._xmlschema().elements[kind]
-                _reorder(element, declaration, self._orders)
+                model = self._content_model()
+                _reorder(element, model.element(kind), model, self._orders)
                 valid = self._lxml.validate(element)
             if not valid:
                 field, message = self._first_error(element)
@@ -131,8 +137,15 @@ class Interchange:
 
     def _xmlschema(self) -> xmlschema.XMLSchema:
         if self._detailed is None:
+            import xmlschema
+
             self._detailed = xmlschema.XMLSchema(str(self.directory / ROOT_SCHEMA))
         return self._detailed
+
+    def _content_model(self) -> ContentModel:
+        if self._model is None:
+            self._model = content_model(str(self.directory))
+        return self._model
 
     def _first_error(self, element: etree._Element) -> tuple[str, str]:
         for error in self._xmlschema().iter_errors(element):
@@ -225,35 +238,27 @@ def _plain_path(path: str) -> str:
     return _PREFIXED_STEP.sub("", path)
 
 
-#: a declaration's children in schema order: (declaration, {tag: (index, child)})
-_Orders = dict[int, tuple[Any, dict[str, tuple[int, Any]]]]
+#: each content type's children in schema order: {type: {tag: (index, child)}}
+_Orders = dict[str, dict[str, tuple[int, Declared]]]
 
 
 def _child_order(
-    declaration: xmlschema.XsdElement, orders: _Orders
-) -> dict[str, tuple[int, Any]] | None:
-    """The order of ``declaration``'s children, worked out once per schema."""
-    known = orders.get(id(declaration))
-    if known is not None:
-        return known[1]
-    content = getattr(declaration.type, "content", None)
-    if content is None or not hasattr(content, "iter_elements"):
-        order = None
-    else:
-        order = {
-            child.name: (index, child)
-            for index, child in enumerate(content.iter_elements())
-        }
-    # the declaration is kept with its order, so its id is not reused
-    orders[id(declaration)] = (declaration, order)
+    declared: Declared, model: ContentModel, orders: _Orders
+) -> dict[str, tuple[int, Declared]]:
+    """The order of ``declared``'s children, worked out once per content type."""
+    order = orders.get(declared.type_name)
+    if order is None:
+        children = model.children(declared)
+        order = {child.tag: (index, child) for index, child in enumerate(children)}
+        orders[declared.type_name] = order
     return order
 
 
 def _reorder(
-    element: etree._Element, declaration: xmlschema.XsdElement, orders: _Orders
+    element: etree._Element, declared: Declared, model: ContentModel, orders: _Orders
 ) -> None:
-    order = _child_order(declaration, orders)
-    if order is None:
+    order = _child_order(declared, model, orders)
+    if not order:
         return
     last = len(order)
     children = list(element)
@@ -266,4 +271,4 @@ def _reorder(
         # a leaf has nothing to put in order
         found = order.get(child.tag) if len(child) else None
         if found is not None:
-            _reorder(child, found[1], orders)
+            _reorder(child, found[1], model, orders)

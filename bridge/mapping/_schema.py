@@ -5,11 +5,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import xmlschema
 
 from bridge.interchange import KINDS
+from bridge.interchange._model import ContentModel, Declared, content_model
 from bridge.paths import schemas_dir as default_schemas_dir
 
 
@@ -47,31 +45,28 @@ def _declaring(folder: Path, name: str) -> Path | None:
 
 @functools.lru_cache(maxsize=16)
 def _slots(name: str, base: str) -> tuple[tuple[str, Slot], ...]:
-    source = _declaring(Path(base) / "interchange" / "1", name)
-    schema = xmlschema.XMLSchema(str(source), validation="skip")
+    model = content_model(str(Path(base) / "interchange" / "1"))
     found: list[tuple[str, Slot]] = []
-    _walk(schema.elements[name], "", found)
+    _walk(model, model.element(name), "", found)
     return tuple(found)
 
 
-def _walk(declaration: Any, prefix: str, found: list[tuple[str, Slot]]) -> None:
-    content = getattr(declaration.type, "content", None)
-    if content is None or not hasattr(content, "iter_elements"):
-        return
-
-    for child in content.iter_elements():
-        path = prefix + child.local_name
-        kind_type = child.type
-        simple = bool(kind_type.is_simple())
-        primitive = getattr(kind_type, "primitive_type", None) if simple else None
+def _walk(
+    model: ContentModel,
+    declared: Declared,
+    prefix: str,
+    found: list[tuple[str, Slot]],
+) -> None:
+    for child in model.children(declared):
+        path = prefix + child.name
         slot = Slot(
             path=path,
-            required=child.min_occurs >= 1,
-            repeated=child.max_occurs is None or child.max_occurs > 1,
-            simple=simple,
-            kind=primitive.local_name if primitive is not None else "",
-            codes=tuple(getattr(kind_type, "enumeration", None) or ()),
+            required=child.required,
+            repeated=child.repeated,
+            simple=child.simple,
+            kind=child.kind,
+            codes=child.codes,
         )
         found.append((path, slot))
-        if not simple:
-            _walk(child, path + "/", found)
+        if not child.simple:
+            _walk(model, child, path + "/", found)

@@ -1,0 +1,163 @@
+"""The content model read from the interchange XSDs with lxml alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+
+from bridge.errors import ConfigError
+from bridge.interchange._model import ContentModel
+from bridge.mapping._schema import Slot, document_slots, documents
+from bridge.paths import schemas_dir
+
+VERSION = schemas_dir() / "interchange" / "1"
+
+
+def _xmlschema_slots(name: str) -> dict[str, Slot]:
+    """What xmlschema, a full XSD processor, says about each path of ``name``."""
+    source = next(
+        path
+        for path in sorted(VERSION.glob("*.xsd"))
+        if f'<xs:element name="{name}"' in path.read_text(encoding="utf-8")
+    )
+    schema = xmlschema.XMLSchema(str(source), validation="skip")
+    found: dict[str, Slot] = {}
+
+    def walk(declaration: Any, prefix: str) -> None:
+        content = getattr(declaration.type, "content", None)
+        if content is None or not hasattr(content, "iter_elements"):
+            return
+        for child in content.iter_elements():
+            path = prefix + child.local_name
+            simple = bool(child.type.is_simple())
+            primitive = child.type.primitive_type if simple else None
+            found[path] = Slot(
+                path=path,
+                required=child.min_occurs >= 1,
+                repeated=child.max_occurs is None or child.max_occurs > 1,
+                simple=simple,
+                kind=primitive.local_name if primitive is not None else "",
+                codes=tuple(getattr(child.type, "enumeration", None) or ()),
+            )
+            if not simple:
+                walk(child, path + "/")
+
+    walk(schema.elements[name], "")
+    return found
+
+
+@pytest.mark.parametrize("name", documents())
+def test_every_path_reads_as_xmlschema_reads_it(name: str) -> None:
+    """For every document of version 1, each element path's required,
+    repeated, simple, primitive type and code list agree with xmlschema's."""
+    expected = _xmlschema_slots(name)
+
+    found = document_slots(name)
+
+    assert list(found) == list(expected)
+    assert found == expected
+
+
+def test_the_model_knows_code_lists_and_types_of_the_case() -> None:
+    """A few paths of the case, spelled out: the channel's code list, a
+    repeated material, an optional case number and a dated field."""
+    slots = document_slots("case")
+
+    assert slots["channel"].codes and "online" in slots["channel"].codes
+    assert slots["caseNumber"].required is False
+    assert slots["materials/material"].repeated is True
+    assert slots["submitTime"].kind == "dateTime"
+    assert slots["applicant"].simple is False
+
+
+def _schema(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "thing.xsd").write_text(
+        '<?xml version="1.0"?>\n'
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:t="urn:t" targetNamespace="urn:t" elementFormDefault="qualified">\n'
+        f"{body}\n</xs:schema>\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_a_construct_outside_the_part_read_is_refused_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    """An attribute in a complex type is not read as if it were absent: the
+    model refuses it, naming the file, the line and the construct."""
+    folder = _schema(
+        tmp_path / "attr",
+        '<xs:element name="thing"><xs:complexType><xs:sequence>'
+        '<xs:element name="a" type="xs:string"/></xs:sequence>\n'
+        '<xs:attribute name="b" type="xs:string"/></xs:complexType></xs:element>',
+    )
+    model = ContentModel(folder)
+
+    with pytest.raises(ConfigError) as caught:
+        model.children(model.element("thing"))
+
+    assert "thing.xsd:4" in str(caught.value)
+    assert "<xs:attribute>" in str(caught.value)
+
+
+def test_anonymous_and_derived_types_are_followed(tmp_path: Path) -> None:
+    """An inline complex type, an element reference and a simple type that
+    restricts another named one keep their codes, primitive and occurrence."""
+    folder = _schema(
+        tmp_path / "nested",
+        '<xs:simpleType name="colour"><xs:restriction base="xs:token">'
+        '<xs:enumeration value="red"/><xs:enumeration value="blue"/>'
+        "</xs:restriction></xs:simpleType>\n"
+        '<xs:simpleType name="paint"><xs:restriction base="t:colour">'
+        '<xs:pattern value="[a-z]+"/></xs:restriction></xs:simpleType>\n'
+        '<xs:element name="count" type="xs:positiveInteger"/>\n'
+        '<xs:element name="thing"><xs:complexType><xs:sequence>'
+        '<xs:element name="paint" type="t:paint" maxOccurs="3"/>'
+        '<xs:element ref="t:count" minOccurs="0"/>'
+        "</xs:sequence></xs:complexType></xs:element>",
+    )
+    model = ContentModel(folder)
+
+    paint, count = model.children(model.element("thing"))
+
+    assert (paint.name, paint.kind, paint.codes) == ("paint", "string", ("red", "blue"))
+    assert (paint.required, paint.repeated) == (True, True)
+    assert (count.tag, count.kind, count.required) == ("{urn:t}count", "decimal", False)
+
+
+def test_xmlschema_is_loaded_only_when_a_document_fails() -> None:
+    """A bridge that loads its mappings and validates good documents never
+    imports xmlschema; the first invalid document brings it in to name the bad
+    node."""
+    script = """
+import sys
+from lxml import etree
+import bridge.cli, bridge.engine.runtime, bridge.service.daemon
+from bridge.interchange import Interchange, qname
+from bridge.errors import ValidationError
+from bridge.mapping import load_bureau
+from bridge.paths import schemas_dir
+load_bureau("hbj")
+interchange = Interchange()
+case = etree.parse(str(schemas_dir() / "examples" / "valid" / "case.xml")).getroot()
+interchange.settle(case, system="t", record="r")
+print("loaded:", "xmlschema" in sys.modules)
+case.find(qname("channel")).text = "by-pigeon"
+try:
+    interchange.validate(case, system="t", record="r")
+except ValidationError as exc:
+    print("loaded:", "xmlschema" in sys.modules, exc.field)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    lines = [line for line in result.stdout.splitlines() if line.startswith("loaded:")]
+    assert lines == ["loaded: False", "loaded: True /case/channel"]
