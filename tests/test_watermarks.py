@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.config import load_config
+from bridge.engine import poll
 from bridge.engine.bridge import Bridge
 from bridge.sim.admin import SimAdmin
 from tests.bridgerun import Flow, write_counts
@@ -136,3 +138,41 @@ def test_a_full_outbox_holds_further_pages_back(tmp_path: Path) -> None:
         assert launches(flow) == {number: 1 for number in numbers(flow)}
     finally:
         flow.close()
+
+
+def test_a_window_case_the_store_holds_is_not_mapped_again_when_relisted(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step the bridge writes to the center lists the window case again,
+    with a new digest. Such a case is known to the store and is an echo: it is
+    mapped once, when it is new, not again ahead of each page that lists it."""
+    flow.file(online=0, window=3)
+    bridge = Bridge(load_config(flow.config_path))
+    mapping = bridge.rt.bureau(None).mapping
+    mapped: list[str] = []
+    inbound = mapping.inbound
+
+    def counted(system: str, kind: str, record: Any) -> Any:
+        if (system, kind) == ("center", "windowCase"):
+            mapped.append(record.findtext("SBLSH_SHORT") or "")
+        return inbound(system, kind, record)
+
+    mapping.inbound = counted  # type: ignore[method-assign]
+    relisted: list[str] = []
+    numbered = poll._numbered_cases
+
+    def known(conn: Any, keys: list[str]) -> set[str]:
+        found = numbered(conn, keys)
+        relisted.extend(found)
+        return found
+
+    monkeypatch.setattr(poll, "_numbered_cases", known)
+    try:
+        finished = run_until_finished(flow, bridge)
+    finally:
+        bridge.close()
+
+    assert finished
+    assert sorted(mapped) == sorted(numbers(flow))
+    # the center did list known cases again, with their new digests
+    assert set(relisted) <= set(numbers(flow)) and relisted

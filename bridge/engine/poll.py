@@ -43,6 +43,8 @@ log = structlog.get_logger()
 
 RecordHandler = Callable[[Runtime, Connection, etree._Element, str], str]
 Premap = Callable[[Runtime, etree._Element, str], object]
+#: the keys of a page the store already holds a case for
+Known = Callable[[Connection, list[str]], set[str]]
 #: a listed record with its key and its digest (worked out once per page)
 Listed = tuple[etree._Element, str, str]
 
@@ -54,11 +56,14 @@ def poll_paged(
     key_of: Callable[[etree._Element], str],
     handle: RecordHandler,
     premap: Premap | None = None,
+    known: Known | None = None,
 ) -> int:
     """Read a paged source from its watermark and route what is new.
 
     ``premap`` maps a page's new records before the page's transaction opens,
     so the transaction (which holds the store's write lock) only writes.
+    Records whose keys ``known`` returns are not premapped: their handler
+    recognises them from the store without a mapping.
 
     Most polls go on from the watermark's change time: for
     ``poll.same_second_seconds`` after the watermark reached a second, the
@@ -87,7 +92,7 @@ def poll_paged(
     while True:
         page = read(fetch, since, after, rt.config.poll.page_size)
         listed = [(record, key_of(record), digest(record)) for record in page.records]
-        memo = _premapped(rt, source, page, listed, premap)
+        memo = _premapped(rt, source, page, listed, premap, known)
         token = _page_memo.set(memo)
         try:
             with rt.store.begin() as conn:
@@ -157,17 +162,21 @@ def _premapped(
     page: Page,
     listed: list[Listed],
     premap: Premap | None,
+    known: Known | None = None,
 ) -> dict[tuple[str, str, str, str], Any] | None:
-    """Map the page's records not seen before, ahead of the transaction."""
+    """Map the page's records not seen before and not known, ahead of the
+    transaction."""
     if premap is None or not listed:
         return None
+    keys = [key for _record, key, _version in listed]
     with rt.store.reading() as conn:
-        seen = seen_versions(conn, source, (key for _record, key, _version in listed))
+        seen = seen_versions(conn, source, keys)
+        held = known(conn, keys) if known is not None else set()
     memo: dict[tuple[str, str, str, str], Any] = {}
     token = _page_memo.set(memo)
     try:
         for record, key, version in listed:
-            if key in page.rejected or (key, version) in seen:
+            if key in page.rejected or (key, version) in seen or key in held:
                 continue
             try:
                 premap(rt, record, key)
@@ -632,7 +641,21 @@ def poll_center(rt: Runtime, bureau: str | None = None) -> int:
         lambda record: text(record, "SBLSH_SHORT"),
         handle,
         premap,
+        _numbered_cases,
     )
+
+
+#: which of some case numbers the store holds a case for
+_NUMBERED = select(cases.c.case_number).where(
+    cases.c.case_number.in_(bindparam("b_numbers", expanding=True))
+)
+
+
+def _numbered_cases(conn: Connection, numbers: list[str]) -> set[str]:
+    """The numbers of ``numbers`` that are cases in the store: the center lists
+    a case again each time the bridge writes to it, and such a case is an echo
+    (or a withdrawal at the window), never mapped as a new window case."""
+    return set(conn.execute(_NUMBERED, {"b_numbers": numbers}).scalars())
 
 
 # -- the OA: a sweep over the open flows the bridge launched -------------------------
