@@ -20,7 +20,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     },
     "delivery": {
         "interval_seconds": 0.2,
-        "workers": 16,
+        "workers": 32,
         "backoff_base_seconds": 0.2,
         "backoff_max_seconds": 2,
     },
