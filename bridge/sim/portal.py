@@ -41,6 +41,12 @@ WSU_NS = (
 DIGEST_TYPE = "#PasswordDigest"
 
 LISTED_STATUSES = ("2", "9")
+#: a filing's attachment descriptions, in order (by index: a listing runs it
+#: once per filing listed)
+ATTACHMENTS_OF_FILING = (
+    "SELECT attachment_id, material_name, file_name, media_type, size, sha256"
+    " FROM attachments WHERE filing_no = ? ORDER BY position"
+)
 FILING_FIELDS = (
     "filingNo",
     "status",
@@ -115,6 +121,7 @@ CREATE TABLE IF NOT EXISTS attachments (
     sha256 TEXT NOT NULL,
     content BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS attachments_of_filing ON attachments(filing_no, position);
 CREATE TABLE IF NOT EXISTS progress (
     filing_no TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -309,10 +316,7 @@ class PortalSimulator(Simulator):
                 "size": att["size"],
                 "sha256": att["sha256"],
             }
-            for att in self.state.query(
-                "SELECT * FROM attachments WHERE filing_no = ? ORDER BY position",
-                (filing_no,),
-            )
+            for att in self.state.query(ATTACHMENTS_OF_FILING, (filing_no,))
         ]
         return data
 
