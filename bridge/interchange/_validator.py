@@ -37,10 +37,10 @@ class Interchange:
     lxml validates on the fast path; when a document fails, xmlschema reads it
     again to name the first bad node and what it expected there. xmlschema is
     loaded on the first such failure: it holds about 20 MB that a bridge whose
-    documents are valid has no use for. A document
-    the XSDs accept then goes through the rules XSD cannot state (check
-    characters, due dates, digests). One lock guards the schema objects, so an
-    instance can be shared by threads.
+    documents are valid has no use for. A document the XSDs accept then goes
+    through the rules XSD cannot state (check characters, due dates, digests).
+    One lock guards the schema objects, so an instance can be shared by
+    threads.
     """
 
     def __init__(
