@@ -87,24 +87,43 @@ def _schema(folder: Path, body: str) -> Path:
     return folder
 
 
+@pytest.mark.parametrize(
+    ("body", "construct"),
+    [
+        (
+            (
+                '<xs:element name="thing"><xs:complexType><xs:sequence>'
+                '<xs:element name="a" type="xs:string"/></xs:sequence>\n'
+                '<xs:attribute name="b" type="xs:string"/></xs:complexType>'
+                "</xs:element>"
+            ),
+            "<xs:attribute>",
+        ),
+        (
+            (
+                '<xs:element name="thing"><xs:complexType><xs:sequence>\n'
+                '<xs:choice minOccurs="0"><xs:element name="a" type="xs:string"/>'
+                '<xs:element name="b" type="xs:string"/></xs:choice>'
+                "</xs:sequence></xs:complexType></xs:element>"
+            ),
+            "<xs:choice> with minOccurs or maxOccurs",
+        ),
+    ],
+    ids=["attribute", "optional-choice"],
+)
 def test_a_construct_outside_the_part_read_is_refused_with_file_and_line(
-    tmp_path: Path,
+    tmp_path: Path, body: str, construct: str
 ) -> None:
-    """An attribute in a complex type is not read as if it were absent: the
-    model refuses it, naming the file, the line and the construct."""
-    folder = _schema(
-        tmp_path / "attr",
-        '<xs:element name="thing"><xs:complexType><xs:sequence>'
-        '<xs:element name="a" type="xs:string"/></xs:sequence>\n'
-        '<xs:attribute name="b" type="xs:string"/></xs:complexType></xs:element>',
-    )
-    model = ContentModel(folder)
+    """What the reader does not know (an attribute, a group that is optional
+    or repeats) is not read as if it were absent or plain: the model refuses
+    it, naming the file, the line and the construct."""
+    model = ContentModel(_schema(tmp_path / "refused", body))
 
     with pytest.raises(ConfigError) as caught:
         model.children(model.element("thing"))
 
     assert "thing.xsd:4" in str(caught.value)
-    assert "<xs:attribute>" in str(caught.value)
+    assert construct in str(caught.value)
 
 
 def test_anonymous_and_derived_types_are_followed(tmp_path: Path) -> None:

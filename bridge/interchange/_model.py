@@ -152,11 +152,12 @@ class ContentModel:
             else:
                 raise self._refused(node)
 
-    def _refused(self, node: etree._Element) -> ConfigError:
+    def _refused(self, node: etree._Element, how: str = "") -> ConfigError:
         where = f"{Path(node.base or '').name or self.folder}:{node.sourceline}"
+        construct = f"<xs:{etree.QName(node).localname}>" + (f" {how}" if how else "")
         return ConfigError(
-            f"{where}: <xs:{etree.QName(node).localname}> is outside the part of "
-            "XSD the bridge reads its content model from"
+            f"{where}: {construct} is outside the part of XSD the bridge reads "
+            "its content model from"
         )
 
     def _declared(self, node: etree._Element, top: bool = False) -> Declared:
@@ -241,6 +242,11 @@ class ContentModel:
             if node.tag == f"{_XS}element":
                 found.append(self._declared(node))
             elif node.tag in (f"{_XS}sequence", f"{_XS}choice"):
+                # a group that is optional or repeats would change what its
+                # elements' own occurrences say
+                occurs = (node.get("minOccurs", "1"), node.get("maxOccurs", "1"))
+                if occurs != ("1", "1"):
+                    raise self._refused(node, "with minOccurs or maxOccurs")
                 self._particles(node, found)
             else:
                 raise self._refused(node)
