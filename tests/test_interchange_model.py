@@ -75,12 +75,17 @@ def test_the_model_knows_code_lists_and_types_of_the_case() -> None:
     assert slots["applicant"].simple is False
 
 
-def _schema(folder: Path, body: str) -> Path:
+def _schema(
+    folder: Path,
+    body: str,
+    name: str = "thing.xsd",
+    attributes: str = 'targetNamespace="urn:t" elementFormDefault="qualified"',
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "thing.xsd").write_text(
+    (folder / name).write_text(
         '<?xml version="1.0"?>\n'
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-        'xmlns:t="urn:t" targetNamespace="urn:t" elementFormDefault="qualified">\n'
+        f'xmlns:t="urn:t" {attributes}>\n'
         f"{body}\n</xs:schema>\n",
         encoding="utf-8",
     )
@@ -124,6 +129,113 @@ def test_a_construct_outside_the_part_read_is_refused_with_file_and_line(
 
     assert "thing.xsd:4" in str(caught.value)
     assert construct in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "construct"),
+    [
+        (
+            (
+                '<xs:element name="head" type="xs:string"/>\n'
+                '<xs:element name="thing" substitutionGroup="t:head" type="xs:string"/>'
+            ),
+            "<xs:element> with substitutionGroup",
+        ),
+        (
+            (
+                '<xs:simpleType name="code"><xs:restriction base="xs:token">\n'
+                '<xs:enumeration value=" A  B "/></xs:restriction></xs:simpleType>'
+                '<xs:element name="thing" type="t:code"/>'
+            ),
+            "<xs:enumeration> with the value ' A  B '",
+        ),
+        (
+            (
+                '<xs:simpleType name="level"><xs:restriction base="xs:decimal">\n'
+                '<xs:enumeration value="+2"/></xs:restriction></xs:simpleType>'
+                '<xs:element name="thing" type="t:level"/>'
+            ),
+            "<xs:restriction> listing values of xs:decimal",
+        ),
+    ],
+    ids=["substitution-group", "untrimmed-code", "numeric-code"],
+)
+def test_a_declaration_read_otherwise_by_xsd_is_refused(
+    tmp_path: Path, body: str, construct: str
+) -> None:
+    """A declaration whose meaning depends on rules the reader does not apply
+    (substitution, whitespace and value comparison of codes) is refused when
+    it is read."""
+    model = ContentModel(_schema(tmp_path / "refused", body))
+
+    with pytest.raises(ConfigError) as caught:
+        model.element("thing")
+
+    assert "thing.xsd:" in str(caught.value)
+    assert construct in str(caught.value)
+
+
+def test_a_folder_is_one_qualified_schema_with_each_name_defined_once(
+    tmp_path: Path,
+) -> None:
+    """Every XSD file of a version folder is read as one schema: unqualified
+    local elements, a second target namespace and a name defined in two files
+    are refused at once, naming the file."""
+    element = '<xs:element name="thing" type="xs:string"/>'
+    unqualified = _schema(
+        tmp_path / "unqualified", element, attributes='targetNamespace="urn:t"'
+    )
+    two_namespaces = _schema(tmp_path / "two", element)
+    _schema(
+        two_namespaces,
+        '<xs:element name="other" type="xs:string"/>',
+        name="zz.xsd",
+        attributes='targetNamespace="urn:z" elementFormDefault="qualified"',
+    )
+    twice = _schema(tmp_path / "twice", element)
+    _schema(twice, element, name="zz.xsd")
+
+    messages = []
+    for folder in (unqualified, two_namespaces, twice):
+        with pytest.raises(ConfigError) as caught:
+            ContentModel(folder)
+        messages.append(str(caught.value))
+
+    assert (
+        'thing.xsd:2: <xs:schema> without elementFormDefault="qualified"'
+        in messages[0]
+    )
+    assert "zz.xsd:2: <xs:schema> with a second targetNamespace 'urn:z'" in messages[1]
+    assert "zz.xsd:3: 'thing' is defined twice (first in thing.xsd:3)" in messages[2]
+
+
+def test_inline_types_written_on_one_line_stay_apart(tmp_path: Path) -> None:
+    """Two inline types of elements with the same name, on the same line of a
+    minified schema, keep their own children."""
+    item = (
+        '<xs:element name="item"><xs:complexType><xs:sequence>'
+        '<xs:element name="{leaf}" type="xs:string"/>'
+        "</xs:sequence></xs:complexType></xs:element>"
+    )
+    holder = (
+        '<xs:element name="{name}"><xs:complexType><xs:sequence>{item}'
+        "</xs:sequence></xs:complexType></xs:element>"
+    )
+    body = (
+        '<xs:element name="thing"><xs:complexType><xs:sequence>'
+        + holder.format(name="p", item=item.format(leaf="x"))
+        + holder.format(name="q", item=item.format(leaf="y"))
+        + "</xs:sequence></xs:complexType></xs:element>"
+    )
+    model = ContentModel(_schema(tmp_path / "minified", body))
+
+    p, q = model.children(model.element("thing"))
+    leaves = [
+        [leaf.name for leaf in model.children(model.children(holder)[0])]
+        for holder in (p, q)
+    ]
+
+    assert leaves == [["x"], ["y"]]
 
 
 def test_anonymous_and_derived_types_are_followed(tmp_path: Path) -> None:

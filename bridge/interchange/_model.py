@@ -72,6 +72,8 @@ _PRIMITIVES = frozenset(
         "NOTATION",
     )
 )
+#: attributes of an element declaration the reader does not apply
+_UNREAD_ELEMENT_ATTRIBUTES = ("form", "substitutionGroup", "abstract")
 #: schema children that say nothing about content
 _SILENT = frozenset((f"{_XS}annotation", f"{_XS}include"))
 #: what a simple restriction may hold; of its facets only enumeration matters here
@@ -119,6 +121,7 @@ class ContentModel:
         self.namespace = ""
         self._elements: dict[str, etree._Element] = {}
         self._types: dict[str, etree._Element] = {}
+        self._files: list[Path] = []
         for path in sorted(folder.glob("*.xsd")):
             self._read(path)
         self._children: dict[str, tuple[Declared, ...]] = {}
@@ -139,18 +142,33 @@ class ContentModel:
         return known
 
     def _read(self, path: Path) -> None:
+        """Every file of the folder is one schema: one target namespace,
+        qualified local elements, each name defined once."""
         root = etree.parse(str(path)).getroot()
-        self.namespace = root.get("targetNamespace", self.namespace)
+        if root.get("elementFormDefault") != "qualified":
+            raise self._refused(root, 'without elementFormDefault="qualified"')
+        namespace = root.get("targetNamespace", "")
+        if self._files and namespace != self.namespace:
+            raise self._refused(root, f"with a second targetNamespace {namespace!r}")
+        self.namespace = namespace
+        self._files.append(path)
         for node in root:
             if not isinstance(node.tag, str) or node.tag in _SILENT:
                 continue
             name = node.get("name")
             if node.tag == f"{_XS}element" and name:
-                self._elements[name] = node
+                known = self._elements
             elif node.tag in (f"{_XS}complexType", f"{_XS}simpleType") and name:
-                self._types[name] = node
+                known = self._types
             else:
                 raise self._refused(node)
+            if name in known:
+                first = known[name]
+                raise ConfigError(
+                    f"{path.name}:{node.sourceline}: {name!r} is defined twice "
+                    f"(first in {Path(first.base or '').name}:{first.sourceline})"
+                )
+            known[name] = node
 
     def _refused(self, node: etree._Element, how: str = "") -> ConfigError:
         where = f"{Path(node.base or '').name or self.folder}:{node.sourceline}"
@@ -161,6 +179,9 @@ class ContentModel:
         )
 
     def _declared(self, node: etree._Element, top: bool = False) -> Declared:
+        for attribute in _UNREAD_ELEMENT_ATTRIBUTES:
+            if node.get(attribute) is not None:
+                raise self._refused(node, f"with {attribute}")
         ref = node.get("ref")
         if ref is not None:
             target = self._elements.get(_local(ref))
@@ -174,9 +195,15 @@ class ContentModel:
         high = node.get("maxOccurs", "1")
         return dataclasses.replace(
             declared,
-            required=int(node.get("minOccurs", "1")) >= 1,
-            repeated=high == "unbounded" or int(high) > 1,
+            required=self._count(node, "minOccurs") >= 1,
+            repeated=high == "unbounded" or self._count(node, "maxOccurs") > 1,
         )
+
+    def _count(self, node: etree._Element, attribute: str) -> int:
+        value = node.get(attribute, "1")
+        if not value.isdigit():
+            raise self._refused(node, f"with {attribute}={value!r}")
+        return int(value)
 
     def _typed(self, node: etree._Element) -> Declared:
         tag = f"{{{self.namespace}}}{node.get('name')}"
@@ -197,7 +224,8 @@ class ContentModel:
             if definition is None:  # no type at all: anyType
                 return Declared(tag, True, False, False)
             # an anonymous type is known by where it is written
-            name = f"{tag}@{Path(definition.base or '').name}:{definition.sourceline}"
+            where = definition.getroottree().getpath(definition)
+            name = f"{tag}@{Path(definition.base or '').name}:{where}"
             self._types[name] = definition
         if definition.tag == f"{_XS}simpleType":
             kind, codes = self._simple(definition)
@@ -214,16 +242,28 @@ class ContentModel:
             and (value := facet.get("value")) is not None
         )
         for facet in restriction:
-            if isinstance(facet.tag, str) and facet.tag not in _FACETS:
+            if not isinstance(facet.tag, str):
+                continue
+            if facet.tag not in _FACETS:
                 raise self._refused(facet)
+            value = facet.get("value", "")
+            # a code list is compared as written: a value its type's
+            # whitespace rules would change is not read
+            if facet.tag == f"{_XS}enumeration" and value != " ".join(value.split()):
+                raise self._refused(facet, f"with the value {value!r}")
         prefix, _, local = restriction.get("base", "").rpartition(":")
         if restriction.nsmap.get(prefix or None) == XS:
-            return _primitive(local, restriction), codes
-        base = self._types.get(local)
-        if base is None or base.tag != f"{_XS}simpleType":
-            raise self._refused(restriction)
-        kind, inherited = self._simple(base)
-        return kind, codes or inherited
+            kind = _primitive(local, restriction)
+        else:
+            base = self._types.get(local)
+            if base is None or base.tag != f"{_XS}simpleType":
+                raise self._refused(restriction)
+            kind, inherited = self._simple(base)
+            codes = codes or inherited
+        if codes and kind != "string":
+            # numbers and dates compare by value, not as written
+            raise self._refused(restriction, f"listing values of xs:{kind}")
+        return kind, codes
 
     def _content(self, declared: Declared) -> tuple[Declared, ...]:
         if declared.simple:
