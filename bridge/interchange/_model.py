@@ -121,10 +121,14 @@ class ContentModel:
         self.namespace = ""
         self._elements: dict[str, etree._Element] = {}
         self._types: dict[str, etree._Element] = {}
-        self._files: list[Path] = []
-        for path in sorted(folder.glob("*.xsd")):
-            self._read(path)
+        for index, path in enumerate(sorted(folder.glob("*.xsd"))):
+            self._read(path, first=index == 0)
         self._children: dict[str, tuple[Declared, ...]] = {}
+        self._orders: dict[str, dict[str, tuple[int, Declared]]] = {}
+
+    def declares(self, name: str) -> bool:
+        """Whether a file of the folder declares the global element ``name``."""
+        return name in self._elements
 
     def element(self, name: str) -> Declared:
         """The global element ``name``."""
@@ -141,17 +145,25 @@ class ContentModel:
             self._children[declared.type_name] = known
         return known
 
-    def _read(self, path: Path) -> None:
+    def order(self, declared: Declared) -> dict[str, tuple[int, Declared]]:
+        """``declared``'s children by tag, with their place in schema order."""
+        known = self._orders.get(declared.type_name)
+        if known is None:
+            children = self.children(declared)
+            known = {child.tag: (index, child) for index, child in enumerate(children)}
+            self._orders[declared.type_name] = known
+        return known
+
+    def _read(self, path: Path, first: bool) -> None:
         """Every file of the folder is one schema: one target namespace,
         qualified local elements, each name defined once."""
         root = etree.parse(str(path)).getroot()
         if root.get("elementFormDefault") != "qualified":
             raise self._refused(root, 'without elementFormDefault="qualified"')
         namespace = root.get("targetNamespace", "")
-        if self._files and namespace != self.namespace:
+        if not first and namespace != self.namespace:
             raise self._refused(root, f"with a second targetNamespace {namespace!r}")
         self.namespace = namespace
-        self._files.append(path)
         for node in root:
             if not isinstance(node.tag, str) or node.tag in _SILENT:
                 continue
@@ -163,19 +175,17 @@ class ContentModel:
             else:
                 raise self._refused(node)
             if name in known:
-                first = known[name]
                 raise ConfigError(
-                    f"{path.name}:{node.sourceline}: {name!r} is defined twice "
-                    f"(first in {Path(first.base or '').name}:{first.sourceline})"
+                    f"{_where(node)}: {name!r} is defined twice "
+                    f"(first in {_where(known[name])})"
                 )
             known[name] = node
 
     def _refused(self, node: etree._Element, how: str = "") -> ConfigError:
-        where = f"{Path(node.base or '').name or self.folder}:{node.sourceline}"
         construct = f"<xs:{etree.QName(node).localname}>" + (f" {how}" if how else "")
         return ConfigError(
-            f"{where}: {construct} is outside the part of XSD the bridge reads "
-            "its content model from"
+            f"{_where(node)}: {construct} is outside the part of XSD the bridge "
+            "reads its content model from"
         )
 
     def _declared(self, node: etree._Element, top: bool = False) -> Declared:
@@ -224,8 +234,8 @@ class ContentModel:
             if definition is None:  # no type at all: anyType
                 return Declared(tag, True, False, False)
             # an anonymous type is known by where it is written
-            where = definition.getroottree().getpath(definition)
-            name = f"{tag}@{Path(definition.base or '').name}:{where}"
+            place = definition.getroottree().getpath(definition)
+            name = f"{tag}@{Path(definition.base or '').name}:{place}"
             self._types[name] = definition
         if definition.tag == f"{_XS}simpleType":
             kind, codes = self._simple(definition)
@@ -234,23 +244,22 @@ class ContentModel:
 
     def _simple(self, definition: etree._Element) -> tuple[str, tuple[str, ...]]:
         """The primitive type and the code list of a simple type definition."""
-        restriction = _only(definition, f"{_XS}restriction", self)
-        codes = tuple(
-            value
-            for facet in restriction
-            if facet.tag == f"{_XS}enumeration"
-            and (value := facet.get("value")) is not None
-        )
+        restriction = self._restriction(definition)
+        listed: list[str] = []
         for facet in restriction:
             if not isinstance(facet.tag, str):
                 continue
             if facet.tag not in _FACETS:
                 raise self._refused(facet)
+            if facet.tag != f"{_XS}enumeration":
+                continue
             value = facet.get("value", "")
             # a code list is compared as written: a value its type's
             # whitespace rules would change is not read
-            if facet.tag == f"{_XS}enumeration" and value != " ".join(value.split()):
+            if value != " ".join(value.split()):
                 raise self._refused(facet, f"with the value {value!r}")
+            listed.append(value)
+        codes = tuple(listed)
         prefix, _, local = restriction.get("base", "").rpartition(":")
         if restriction.nsmap.get(prefix or None) == XS:
             kind = _primitive(local, restriction)
@@ -264,6 +273,15 @@ class ContentModel:
             # numbers and dates compare by value, not as written
             raise self._refused(restriction, f"listing values of xs:{kind}")
         return kind, codes
+
+    def _restriction(self, definition: etree._Element) -> etree._Element:
+        """The one content child of a simple type: its restriction."""
+        inner = [
+            c for c in definition if isinstance(c.tag, str) and c.tag not in _SILENT
+        ]
+        if len(inner) != 1 or inner[0].tag != f"{_XS}restriction":
+            raise self._refused(inner[0] if inner else definition)
+        return inner[0]
 
     def _content(self, declared: Declared) -> tuple[Declared, ...]:
         if declared.simple:
@@ -302,21 +320,18 @@ def _local(qualified: str) -> str:
     return qualified.rpartition(":")[2]
 
 
+def _where(node: etree._Element) -> str:
+    """file:line of a schema node."""
+    return f"{Path(node.base or '').name}:{node.sourceline}"
+
+
 def _primitive(local: str, node: etree._Element) -> str:
     if local in _PRIMITIVES:
         return local
     primitive = _DERIVED.get(local)
     if primitive is None:
         raise ConfigError(
-            f"{Path(node.base or '').name}:{node.sourceline}: built-in type "
-            f"xs:{local} is outside the part of XSD the bridge reads"
+            f"{_where(node)}: built-in type xs:{local} is outside the part of XSD "
+            "the bridge reads"
         )
     return primitive
-
-
-def _only(node: etree._Element, tag: str, model: ContentModel) -> etree._Element:
-    """The one content child of a simple type: its restriction."""
-    inner = [c for c in node if isinstance(c.tag, str) and c.tag not in _SILENT]
-    if len(inner) != 1 or inner[0].tag != tag:
-        raise model._refused(inner[0] if inner else node)
-    return inner[0]

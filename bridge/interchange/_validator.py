@@ -51,7 +51,6 @@ class Interchange:
         self._calendar = calendar
         self._lxml = etree.XMLSchema(etree.parse(str(base / ROOT_SCHEMA)))
         self._detailed: xmlschema.XMLSchema | None = None
-        self._orders: _Orders = {}
         self._model: ContentModel | None = None
         self._lock = threading.Lock()
 
@@ -99,7 +98,7 @@ class Interchange:
             valid = self._lxml.validate(element)
             if not valid and reorder:
                 model = self._content_model()
-                _reorder(element, model.element(kind), model, self._orders)
+                _reorder(element, model.element(kind), model)
                 valid = self._lxml.validate(element)
             if not valid:
                 field, message = self._first_error(element)
@@ -238,26 +237,10 @@ def _plain_path(path: str) -> str:
     return _PREFIXED_STEP.sub("", path)
 
 
-#: each content type's children in schema order: {type: {tag: (index, child)}}
-_Orders = dict[str, dict[str, tuple[int, Declared]]]
-
-
-def _child_order(
-    declared: Declared, model: ContentModel, orders: _Orders
-) -> dict[str, tuple[int, Declared]]:
-    """The order of ``declared``'s children, worked out once per content type."""
-    order = orders.get(declared.type_name)
-    if order is None:
-        children = model.children(declared)
-        order = {child.tag: (index, child) for index, child in enumerate(children)}
-        orders[declared.type_name] = order
-    return order
-
-
 def _reorder(
-    element: etree._Element, declared: Declared, model: ContentModel, orders: _Orders
+    element: etree._Element, declared: Declared, model: ContentModel
 ) -> None:
-    order = _child_order(declared, model, orders)
+    order = model.order(declared)
     if not order:
         return
     last = len(order)
@@ -271,4 +254,4 @@ def _reorder(
         # a leaf has nothing to put in order
         found = order.get(child.tag) if len(child) else None
         if found is not None:
-            _reorder(child, found[1], model, orders)
+            _reorder(child, found[1], model)
