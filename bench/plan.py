@@ -39,7 +39,9 @@ FULL = Plan(
     delay_cap=100.0,
     delay_floor_sample=40,
     memory_backlogs=(10_000, 100_000),
-    memory_caps=(120.0, 240.0),
+    # long enough to drain 100,000 cases at about 120 cases/s; on a slower
+    # machine the run is capped and the whole plan still ends within 40 minutes
+    memory_caps=(120.0, 900.0),
     latency_seconds=60.0,
     latency_rate=1.0,
 )
