@@ -133,7 +133,24 @@ def _targets(figures: dict[str, Any]) -> str:
         f"| {name} | {value} | {base} | {_met(ok)} |"
         for name, value, base, ok in targets(figures)
     ]
+    caveat = plan_caveat(figures["plan"])
+    if caveat:
+        lines += ["", caveat]
     return "\n".join(lines + [""])
+
+
+def plan_caveat(plan: dict[str, Any]) -> str | None:
+    """What a page of a smaller plan than the full one must say of its
+    targets: its backlogs are too short for its rates to judge them."""
+    if plan["name"] == "full":
+        return None
+    return (
+        f"The {plan['name']} plan's backlogs ({plan['throughput_backlog']} cases "
+        "for throughput) are too short to judge these targets: in a short run, "
+        "the second or two that the last cases wait for the OA sweep and their "
+        "results' deliveries is a large part of the time. Only the full plan "
+        "(`make bench`) decides them."
+    )
 
 
 def _floor(figures: dict[str, Any]) -> str:

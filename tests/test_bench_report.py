@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bench.e2e import BacklogRun
 from bench.floor import FloorRun
-from bench.report import _cpu
+from bench.plan import FULL, QUICK
+from bench.report import _cpu, plan_caveat
 from bench.run import pair_row, pair_spreads
 
 
@@ -75,3 +76,14 @@ def test_a_pairs_floor_is_its_replays_before_and_after_the_bridge_together() -> 
     assert row["floor_sims_cpu_ms"] == 16.0
     assert row["floor_client_cpu_ms"] == 3.0
     assert row["floor_requests"] == 10000
+
+
+def test_only_a_page_of_a_smaller_plan_says_its_targets_are_not_judged() -> None:
+    """A quick run's short backlogs understate the rate; its page says so, and
+    the full plan's page, which decides the targets, does not."""
+    assert plan_caveat(FULL.__dict__) is None
+
+    caveat = plan_caveat(QUICK.__dict__)
+    assert caveat is not None
+    assert caveat.startswith("The quick plan's backlogs (400 cases for throughput)")
+    assert "Only the full plan (`make bench`) decides them." in caveat

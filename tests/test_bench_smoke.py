@@ -65,3 +65,4 @@ def test_smoke_benchmark_writes_positive_figures(tmp_path: Path) -> None:
         assert heading in text
     assert text.count("| met |") + text.count("| **not met** |") == 6
     assert "| floor over requests | ratio to it |" in text
+    assert "The smoke plan's backlogs (10 cases for throughput) are too short" in text
