@@ -11,7 +11,7 @@ import pytest
 import xmlschema
 
 from bridge.errors import ConfigError
-from bridge.interchange._model import ContentModel
+from bridge.interchange._model import ContentModel, content_model
 from bridge.mapping._schema import Slot, document_slots, documents
 from bridge.paths import schemas_dir
 
@@ -292,3 +292,20 @@ except ValidationError as exc:
 
     lines = [line for line in result.stdout.splitlines() if line.startswith("loaded:")]
     assert lines == ["loaded: False", "loaded: True /case/channel"]
+
+
+def test_one_folder_is_read_once_however_its_path_is_written(
+    tmp_path: Path,
+) -> None:
+    """The validator and the mapping check name the schema folder each in
+    their own way (relative, through ``..``, through a link); they share one
+    model of it, not one each."""
+    link = tmp_path / "schemas"
+    link.symlink_to(schemas_dir())
+    roundabout = VERSION / ".." / "1"
+
+    model = content_model(VERSION)
+
+    assert content_model(str(VERSION)) is model
+    assert content_model(roundabout) is model
+    assert content_model(link / "interchange" / "1") is model

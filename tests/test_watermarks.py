@@ -157,7 +157,7 @@ def test_a_window_case_the_store_holds_is_not_mapped_again_when_relisted(
             mapped.append(record.findtext("SBLSH_SHORT") or "")
         return inbound(system, kind, record)
 
-    mapping.inbound = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(mapping, "inbound", counted)
     relisted: list[str] = []
     numbered = poll._numbered_cases
 

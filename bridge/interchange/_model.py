@@ -310,9 +310,15 @@ class ContentModel:
                 raise self._refused(node)
 
 
+def content_model(folder: str | Path) -> ContentModel:
+    """The content model of the XSDs in ``folder``, read once per folder
+    however its path is written (the validator and the mapping check share
+    it)."""
+    return _content_model(str(Path(folder).resolve()))
+
+
 @functools.lru_cache(maxsize=8)
-def content_model(folder: str) -> ContentModel:
-    """The content model of the XSDs in ``folder``, read once per folder."""
+def _content_model(folder: str) -> ContentModel:
     return ContentModel(Path(folder))
 
 

@@ -143,7 +143,7 @@ class Interchange:
 
     def _content_model(self) -> ContentModel:
         if self._model is None:
-            self._model = content_model(str(self.directory))
+            self._model = content_model(self.directory)
         return self._model
 
     def _first_error(self, element: etree._Element) -> tuple[str, str]:

@@ -31,17 +31,17 @@ def document_slots(name: str, schemas_dir: Path | None = None) -> dict[str, Slot
 
 def documents(schemas_dir: Path | None = None) -> tuple[str, ...]:
     """The names of the interchange documents whose schema is in place."""
-    model = content_model(str(_version_folder(schemas_dir)))
+    model = content_model(_version_folder(schemas_dir))
     return tuple(name for name in KINDS if model.declares(name))
 
 
 def _version_folder(schemas_dir: Path | None) -> Path:
-    return (schemas_dir or default_schemas_dir()).resolve() / "interchange" / "1"
+    return (schemas_dir or default_schemas_dir()) / "interchange" / "1"
 
 
 @functools.lru_cache(maxsize=16)
 def _slots(name: str, base: str) -> tuple[tuple[str, Slot], ...]:
-    model = content_model(str(_version_folder(Path(base))))
+    model = content_model(_version_folder(Path(base)))
     found: list[tuple[str, Slot]] = []
     _walk(model, model.element(name), "", found)
     return tuple(found)
